@@ -1,0 +1,1 @@
+//! Charts: pure functions from results to PNG bytes.

@@ -1,0 +1,4 @@
+//! stemkaart: live green/red card polling for hybrid workshops on Discord.
+
+pub mod charts;
+pub mod sim;
