@@ -1,4 +1,5 @@
 //! stemkaart: live green/red card polling for hybrid workshops on Discord.
 
 pub mod charts;
+pub mod domain;
 pub mod sim;
