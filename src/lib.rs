@@ -1,5 +1,6 @@
 //! stemkaart: live green/red card polling for hybrid workshops on Discord.
 
 pub mod charts;
+pub mod decks;
 pub mod domain;
 pub mod sim;

@@ -68,7 +68,7 @@ fn is_eu_summer_time(utc: OffsetDateTime) -> bool {
 }
 
 fn last_sunday(year: i32, month: Month) -> Date {
-    let mut day = Date::from_calendar_date(year, month, time::util::days_in_year_month(year, month))
+    let mut day = Date::from_calendar_date(year, month, month.length(year))
         .expect("valid date");
     while day.weekday() != Weekday::Sunday {
         day = day.previous_day().expect("in range");
