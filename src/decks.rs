@@ -203,7 +203,10 @@ impl Checker<'_> {
     fn unknown_keys(&mut self, table: &Table, allowed: &[&str], place: &str) {
         for (key, item) in table.iter() {
             if !allowed.contains(&key) {
-                let span = table.key(key).and_then(|k| k.span()).or_else(|| item.span());
+                let span = table
+                    .key(key)
+                    .and_then(|k| k.span())
+                    .or_else(|| item.span());
                 self.problem(
                     span,
                     format!(
@@ -252,7 +255,10 @@ impl Checker<'_> {
         match item.as_str() {
             Some(value) => Some((value.to_string(), item.span())),
             None => {
-                self.problem(item.span(), format!("`{key}` {place} must be a text in quotes"));
+                self.problem(
+                    item.span(),
+                    format!("`{key}` {place} must be a text in quotes"),
+                );
                 None
             }
         }
@@ -304,7 +310,9 @@ impl Checker<'_> {
         Some(Statement {
             id: id?.0,
             text: text?.0.trim().to_string(),
-            source: source.map(|(s, _)| s.trim().to_string()).filter(|s| !s.is_empty()),
+            source: source
+                .map(|(s, _)| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
         })
     }
 }
@@ -312,7 +320,11 @@ impl Checker<'_> {
 /// The 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     let offset = offset.min(text.len());
-    text.as_bytes()[..offset].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 #[cfg(test)]
@@ -347,7 +359,10 @@ text = "Eén stelling"
         let text = "title = \"Deck\"\n[[statement]]\nid = \"een\ntext = \"x\"\n";
         let found = problems("x.toml", text);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].starts_with("x.toml:3: not valid TOML"), "{found:?}");
+        assert!(
+            found[0].starts_with("x.toml:3: not valid TOML"),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -379,9 +394,8 @@ text = "dubbel"
     #[test]
     fn missing_title_wrong_types_language_and_length() {
         let long = "woord ".repeat(200);
-        let text = format!(
-            "language = \"fr\"\n[[statement]]\nid = 7\ntext = \"{long}\"\nsource = 3\n"
-        );
+        let text =
+            format!("language = \"fr\"\n[[statement]]\nid = 7\ntext = \"{long}\"\nsource = 3\n");
         let found = problems("lang.toml", &text);
         assert_eq!(
             found,
@@ -412,8 +426,12 @@ text = "dubbel"
 
     #[test]
     fn the_shipped_deck_loads_word_for_word() {
-        let set = load_folder(Path::new(env!("CARGO_MANIFEST_DIR")).join("statements").as_path())
-            .unwrap();
+        let set = load_folder(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("statements")
+                .as_path(),
+        )
+        .unwrap();
         assert!(set.problems.is_empty(), "{:?}", set.problems);
         let deck = set.get("vertrouwen").expect("vertrouwen deck");
         assert_eq!(deck.title, "Werken aan meer vertrouwen en minder onbehagen");

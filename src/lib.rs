@@ -4,3 +4,5 @@ pub mod charts;
 pub mod decks;
 pub mod domain;
 pub mod sim;
+pub mod store;
+pub mod voter_key;

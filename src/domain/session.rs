@@ -170,10 +170,12 @@ pub fn check_post(deck: &Deck, rounds: &[Round], position: u32) -> Result<(), Po
 
 /// The round `/room` applies to: the open round, or else the last closed one.
 pub fn room_target(rounds: &[Round]) -> Option<&Round> {
-    rounds
-        .iter()
-        .find(|r| r.is_open())
-        .or_else(|| rounds.iter().filter(|r| !r.is_open()).max_by_key(|r| r.closed_at))
+    rounds.iter().find(|r| r.is_open()).or_else(|| {
+        rounds
+            .iter()
+            .filter(|r| !r.is_open())
+            .max_by_key(|r| r.closed_at)
+    })
 }
 
 #[cfg(test)]
@@ -229,7 +231,10 @@ mod tests {
             Ok(2)
         );
         assert_eq!(
-            next_position(&d, &[round(4, Some(1)), round(2, Some(2)), round(3, Some(3))]),
+            next_position(
+                &d,
+                &[round(4, Some(1)), round(2, Some(2)), round(3, Some(3))]
+            ),
             Ok(5)
         );
     }

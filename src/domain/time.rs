@@ -62,14 +62,19 @@ impl Timestamp {
 /// 01:00 UTC.
 fn is_eu_summer_time(utc: OffsetDateTime) -> bool {
     let year = utc.year();
-    let start = last_sunday(year, Month::March).with_hms(1, 0, 0).expect("valid").assume_utc();
-    let end = last_sunday(year, Month::October).with_hms(1, 0, 0).expect("valid").assume_utc();
+    let start = last_sunday(year, Month::March)
+        .with_hms(1, 0, 0)
+        .expect("valid")
+        .assume_utc();
+    let end = last_sunday(year, Month::October)
+        .with_hms(1, 0, 0)
+        .expect("valid")
+        .assume_utc();
     utc >= start && utc < end
 }
 
 fn last_sunday(year: i32, month: Month) -> Date {
-    let mut day = Date::from_calendar_date(year, month, month.length(year))
-        .expect("valid date");
+    let mut day = Date::from_calendar_date(year, month, month.length(year)).expect("valid date");
     while day.weekday() != Weekday::Sunday {
         day = day.previous_day().expect("in range");
     }

@@ -136,7 +136,9 @@ impl VoterState {
             VoterState::Nothing => VoterState::Nothing,
             VoterState::One(have) if have == colour => VoterState::Nothing,
             VoterState::One(have) => VoterState::One(have),
-            VoterState::Both { .. } | VoterState::BothUnknownOrder => VoterState::One(colour.other()),
+            VoterState::Both { .. } | VoterState::BothUnknownOrder => {
+                VoterState::One(colour.other())
+            }
         }
     }
 
@@ -277,9 +279,17 @@ impl<V: std::hash::Hash + Eq + Clone> RoundVotes<V> {
 
     /// Apply Discord's reaction lists: `present` holds every non-bot user with a 🟩 or 🟥 on the
     /// message. Returns the changed states.
-    pub fn reconcile(&mut self, present: &std::collections::HashMap<V, Presence>) -> Vec<(V, VoterState)> {
+    pub fn reconcile(
+        &mut self,
+        present: &std::collections::HashMap<V, Presence>,
+    ) -> Vec<(V, VoterState)> {
         let mut voters: Vec<V> = self.states.keys().cloned().collect();
-        voters.extend(present.keys().filter(|v| !self.states.contains_key(*v)).cloned());
+        voters.extend(
+            present
+                .keys()
+                .filter(|v| !self.states.contains_key(*v))
+                .cloned(),
+        );
         voters
             .into_iter()
             .filter_map(|voter| {

@@ -1,0 +1,682 @@
+//! The store: everything stemkaart keeps, in an embedded sled database. The only code that
+//! touches sled.
+//!
+//! Layout (trees; ids are big-endian u64 so keys sort by id):
+//!
+//! | tree            | key                          | value                       |
+//! |-----------------|------------------------------|-----------------------------|
+//! | (default)       | `schema_version`             | u32 BE                      |
+//! | (default)       | `voter_key_check`            | 32 bytes, see [`VoterKey`]  |
+//! | `sessions`      | session id                   | [`Session`] as JSON         |
+//! | `rounds`        | round id                     | [`Round`] as JSON           |
+//! | `session_rounds`| session id ++ round id       | empty (rounds of a session) |
+//! | `open_sessions` | channel id                   | session id                  |
+//! | `open_rounds`   | message id                   | round id                    |
+//! | `voters`        | round id ++ pseudonym        | one [`VoterState`] byte     |
+//!
+//! Invariants: per-voter records exist only for open rounds (closing a round or ending a
+//! session removes them, and [`Store::open`] sweeps leftovers of an interrupted close); at most
+//! one open session per channel; an open round is indexed by its message id.
+//!
+//! Durability: every method that changes something flushes before it returns (sled otherwise
+//! flushes only every 500 ms), so what it reports is on disk. [`Store::apply_votes`] is the
+//! group commit for votes: many votes, one flush.
+//!
+//! A newer database is refused without being touched: sled rewrites files whenever it opens a
+//! database, so the schema version is also kept in a plain file `stemkaart-schema` inside the
+//! database folder and read before sled opens it.
+
+use crate::domain::{
+    session::{RoundId, SessionId, Tally},
+    Municipality, OnlineCount, Round, Session, Timestamp, VoterState, Wording,
+};
+use crate::voter_key::{Pseudonym, VoterKey};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The schema this build writes and understands.
+pub const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_FILE: &str = "stemkaart-schema";
+const SCHEMA_KEY: &[u8] = b"schema_version";
+const KEY_CHECK: &[u8] = b"voter_key_check";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("another stemkaart process is using {0}; stop it first (while the bot runs, use /export in Discord)")]
+    Locked(PathBuf),
+    #[error("the database {path} was written by a newer stemkaart (schema {found}; this build understands up to {supported}); it was not changed — upgrade stemkaart")]
+    Newer {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("the database {path} is damaged ({detail}); restore it from a backup, or move it aside to start a new one")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("{path} is not a stemkaart database ({detail})")]
+    NotADatabase { path: PathBuf, detail: String },
+    #[error("the voter key from {origin} is not the key this database was written with; use the original key (STEMKAART_VOTER_KEY or the key file next to the database)")]
+    WrongVoterKey { origin: String },
+    #[error("database error in {path}: {detail}")]
+    Sled { path: PathBuf, detail: String },
+    #[error("a session is already open in this channel: {municipality}")]
+    ChannelBusy {
+        session: SessionId,
+        municipality: String,
+    },
+    #[error("no session {0:?}")]
+    NoSuchSession(SessionId),
+    #[error("no round {0:?}")]
+    NoSuchRound(RoundId),
+    #[error("round {0:?} is already closed")]
+    RoundClosed(RoundId),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What a new session needs; the store gives it its id.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub municipality: Municipality,
+    pub label: Option<String>,
+    pub deck_id: String,
+    pub deck_title: String,
+    pub guild_id: u64,
+    pub channel_id: u64,
+    pub started_at: Timestamp,
+}
+
+/// What a new round needs; the store gives it its id.
+#[derive(Clone, Debug)]
+pub struct NewRound {
+    pub session_id: SessionId,
+    pub statement_id: String,
+    pub position: u32,
+    pub deck_size: u32,
+    pub text: String,
+    pub wording: Wording,
+    pub channel_id: u64,
+    pub message_id: u64,
+    pub opened_at: Timestamp,
+}
+
+/// A handle to the database; cheap to clone (an `Arc` inside), safe to share between tasks.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    db: sled::Db,
+    sessions: sled::Tree,
+    rounds: sled::Tree,
+    session_rounds: sled::Tree,
+    open_sessions: sled::Tree,
+    open_rounds: sled::Tree,
+    voters: sled::Tree,
+    flushes: AtomicU64,
+}
+
+impl Store {
+    /// Open the database at `path`, creating it when missing. Refuses a newer or damaged
+    /// database and one that another process holds, with a message naming the path.
+    /// Durable on return: the schema version of a new database.
+    pub fn open(path: &Path) -> Result<Store> {
+        let known = check_schema_file(path)?;
+        let db = sled::open(path).map_err(|err| open_error(path, err))?;
+        let store = Store::from_db(path, db)?;
+        store.check_schema(known)?;
+        store.sweep_voters()?;
+        Ok(store)
+    }
+
+    /// Open the database only if it exists (read-only use from the command line: nothing is
+    /// created for a database that is not there).
+    pub fn open_existing(path: &Path) -> Result<Option<Store>> {
+        if path.exists() {
+            Store::open(path).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn from_db(path: &Path, db: sled::Db) -> Result<Store> {
+        let tree = |name: &str| db.open_tree(name).map_err(|e| sled_error(path, e));
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                sessions: tree("sessions")?,
+                rounds: tree("rounds")?,
+                session_rounds: tree("session_rounds")?,
+                open_sessions: tree("open_sessions")?,
+                open_rounds: tree("open_rounds")?,
+                voters: tree("voters")?,
+                db,
+                flushes: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// `known`: the plain schema file said this is a stemkaart database, so it must have its
+    /// schema key (sled opens some damaged files as empty databases).
+    fn check_schema(&self, known: bool) -> Result<()> {
+        let found = match self.inner.db.get(SCHEMA_KEY).map_err(|e| self.err(e))? {
+            Some(bytes) => u32::from_be_bytes(bytes.as_ref().try_into().map_err(|_| {
+                StoreError::NotADatabase {
+                    path: self.path().to_path_buf(),
+                    detail: "its schema version is unreadable".into(),
+                }
+            })?),
+            None if known => {
+                return Err(StoreError::Corrupt {
+                    path: self.path().to_path_buf(),
+                    detail: "its records cannot be found although it was written by stemkaart"
+                        .into(),
+                })
+            }
+            None if self.inner.db.is_empty() && self.is_empty()? => {
+                self.inner
+                    .db
+                    .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(|e| self.err(e))?;
+                self.flush()?;
+                SCHEMA_VERSION
+            }
+            None => {
+                return Err(StoreError::NotADatabase {
+                    path: self.path().to_path_buf(),
+                    detail: "it has data but no schema version".into(),
+                })
+            }
+        };
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::Newer {
+                path: self.path().to_path_buf(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        write_schema_file(self.path(), found).map_err(|e| StoreError::Sled {
+            path: self.path().to_path_buf(),
+            detail: format!("cannot write {SCHEMA_FILE}: {e}"),
+        })
+    }
+
+    fn is_empty(&self) -> Result<bool> {
+        Ok(self.inner.sessions.is_empty() && self.inner.rounds.is_empty())
+    }
+
+    /// Tie the database to a voter key: the first key is remembered (as a check value), a
+    /// different one later is refused, so pseudonyms of open rounds always match.
+    /// Durable on return.
+    pub fn check_voter_key(&self, key: &VoterKey) -> Result<()> {
+        let check = key.check_value();
+        match self.inner.db.get(KEY_CHECK).map_err(|e| self.err(e))? {
+            Some(stored) if stored.as_ref() == check => Ok(()),
+            Some(_) => Err(StoreError::WrongVoterKey {
+                origin: key.origin().to_string(),
+            }),
+            None => {
+                self.inner
+                    .db
+                    .insert(KEY_CHECK, &check)
+                    .map_err(|e| self.err(e))?;
+                self.flush()
+            }
+        }
+    }
+
+    // ----- sessions -------------------------------------------------------------------------
+
+    /// Start a session, unless one is open in the channel. Durable on return.
+    pub fn create_session(&self, new: NewSession) -> Result<Session> {
+        let id = SessionId(self.next_id()?);
+        let session = Session {
+            id,
+            municipality: new.municipality,
+            label: new.label,
+            deck_id: new.deck_id,
+            deck_title: new.deck_title,
+            guild_id: new.guild_id,
+            channel_id: new.channel_id,
+            started_at: new.started_at,
+            ended_at: None,
+        };
+        let channel = new.channel_id.to_be_bytes();
+        let claimed = self
+            .inner
+            .open_sessions
+            .compare_and_swap(channel, None as Option<&[u8]>, Some(&id.0.to_be_bytes()))
+            .map_err(|e| self.err(e))?;
+        if let Err(existing) = claimed {
+            let other = existing
+                .current
+                .and_then(|v| decode_id(&v))
+                .map(SessionId)
+                .and_then(|id| self.session(id).ok().flatten());
+            return Err(StoreError::ChannelBusy {
+                session: other.as_ref().map_or(SessionId(0), |s| s.id),
+                municipality: other.map_or_else(String::new, |s| s.municipality.to_string()),
+            });
+        }
+        self.put_session(&session)?;
+        self.flush()?;
+        Ok(session)
+    }
+
+    /// End a session: it gets its end time, the channel is free again, and the per-voter
+    /// records of its rounds are removed (results stay). A round still open is closed with
+    /// the count of its stored voter states (callers normally reconcile and close it first).
+    /// Durable on return.
+    pub fn end_session(&self, id: SessionId, at: Timestamp) -> Result<Session> {
+        let mut session = self.session(id)?.ok_or(StoreError::NoSuchSession(id))?;
+        for round in self.rounds_of(id)? {
+            let round_id = round.id;
+            if round.is_open() {
+                let states = self.voter_states(round_id)?;
+                let online = OnlineCount::of(states.into_iter().map(|(_, s)| s));
+                self.finish_round(round, online, at)?;
+            }
+            self.remove_voters(round_id)?;
+        }
+        if session.ended_at.is_none() {
+            session.ended_at = Some(at);
+        }
+        self.put_session(&session)?;
+        let channel = session.channel_id.to_be_bytes();
+        if self
+            .inner
+            .open_sessions
+            .get(channel)
+            .map_err(|e| self.err(e))?
+            .as_deref()
+            == Some(&id.0.to_be_bytes()[..])
+        {
+            self.inner
+                .open_sessions
+                .remove(channel)
+                .map_err(|e| self.err(e))?;
+        }
+        self.flush()?;
+        Ok(session)
+    }
+
+    pub fn session(&self, id: SessionId) -> Result<Option<Session>> {
+        self.inner
+            .sessions
+            .get(id.0.to_be_bytes())
+            .map_err(|e| self.err(e))?
+            .map(|bytes| self.decode("session", &bytes))
+            .transpose()
+    }
+
+    /// The open session of a channel.
+    pub fn open_session(&self, channel_id: u64) -> Result<Option<Session>> {
+        match self
+            .inner
+            .open_sessions
+            .get(channel_id.to_be_bytes())
+            .map_err(|e| self.err(e))?
+        {
+            Some(id) => match decode_id(&id) {
+                Some(id) => self.session(SessionId(id)),
+                None => Ok(None),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// The open session of a channel, or else the one that started last there.
+    pub fn current_or_latest_session(&self, channel_id: u64) -> Result<Option<Session>> {
+        if let Some(open) = self.open_session(channel_id)? {
+            return Ok(Some(open));
+        }
+        Ok(self
+            .sessions()?
+            .into_iter()
+            .filter(|s| s.channel_id == channel_id)
+            .max_by_key(|s| (s.started_at, s.id)))
+    }
+
+    /// Every session, oldest first.
+    pub fn sessions(&self) -> Result<Vec<Session>> {
+        let mut sessions = self
+            .inner
+            .sessions
+            .iter()
+            .values()
+            .map(|bytes| {
+                let bytes = bytes.map_err(|e| self.err(e))?;
+                self.decode("session", &bytes)
+            })
+            .collect::<Result<Vec<Session>>>()?;
+        sessions.sort_by_key(|s| (s.started_at, s.id));
+        Ok(sessions)
+    }
+
+    fn put_session(&self, session: &Session) -> Result<()> {
+        let json = serde_json::to_vec(session).expect("sessions serialize");
+        self.inner
+            .sessions
+            .insert(session.id.0.to_be_bytes(), json)
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    // ----- rounds ---------------------------------------------------------------------------
+
+    /// Record a posted statement as an open round. Durable on return.
+    pub fn open_round(&self, new: NewRound) -> Result<Round> {
+        let round = Round {
+            id: RoundId(self.next_id()?),
+            session_id: new.session_id,
+            statement_id: new.statement_id,
+            position: new.position,
+            deck_size: new.deck_size,
+            text: new.text,
+            wording: new.wording,
+            channel_id: new.channel_id,
+            message_id: new.message_id,
+            opened_at: new.opened_at,
+            closed_at: None,
+            online: None,
+            room: None,
+        };
+        self.put_round(&round)?;
+        self.inner
+            .session_rounds
+            .insert(pair_key(round.session_id.0, round.id.0), &[])
+            .map_err(|e| self.err(e))?;
+        self.inner
+            .open_rounds
+            .insert(round.message_id.to_be_bytes(), &round.id.0.to_be_bytes())
+            .map_err(|e| self.err(e))?;
+        self.flush()?;
+        Ok(round)
+    }
+
+    /// Close a round with its final online count; its per-voter records are removed.
+    /// Durable on return.
+    pub fn close_round(&self, id: RoundId, online: OnlineCount, at: Timestamp) -> Result<Round> {
+        let round = self.round(id)?.ok_or(StoreError::NoSuchRound(id))?;
+        if !round.is_open() {
+            return Err(StoreError::RoundClosed(id));
+        }
+        let round = self.finish_round(round, online, at)?;
+        self.remove_voters(id)?;
+        self.flush()?;
+        Ok(round)
+    }
+
+    fn finish_round(&self, mut round: Round, online: OnlineCount, at: Timestamp) -> Result<Round> {
+        round.closed_at = Some(at);
+        round.online = Some(online);
+        self.put_round(&round)?;
+        self.inner
+            .open_rounds
+            .remove(round.message_id.to_be_bytes())
+            .map_err(|e| self.err(e))?;
+        Ok(round)
+    }
+
+    /// Set (not add) the room count of a round. Durable on return.
+    pub fn set_room(&self, id: RoundId, room: Tally) -> Result<Round> {
+        let mut round = self.round(id)?.ok_or(StoreError::NoSuchRound(id))?;
+        round.room = Some(room);
+        self.put_round(&round)?;
+        self.flush()?;
+        Ok(round)
+    }
+
+    pub fn round(&self, id: RoundId) -> Result<Option<Round>> {
+        self.inner
+            .rounds
+            .get(id.0.to_be_bytes())
+            .map_err(|e| self.err(e))?
+            .map(|bytes| self.decode("round", &bytes))
+            .transpose()
+    }
+
+    /// The rounds of a session in posting order.
+    pub fn rounds_of(&self, session: SessionId) -> Result<Vec<Round>> {
+        self.inner
+            .session_rounds
+            .scan_prefix(session.0.to_be_bytes())
+            .keys()
+            .filter_map(|key| match key {
+                Ok(key) => decode_id(&key[8..]).map(|id| Ok(RoundId(id))),
+                Err(e) => Some(Err(self.err(e))),
+            })
+            .map(|id| {
+                let id = id?;
+                self.round(id)?.ok_or(StoreError::NoSuchRound(id))
+            })
+            .collect()
+    }
+
+    /// Every open round, in any channel.
+    pub fn open_rounds(&self) -> Result<Vec<Round>> {
+        let mut rounds = Vec::new();
+        for entry in self.inner.open_rounds.iter() {
+            let (_, id) = entry.map_err(|e| self.err(e))?;
+            if let Some(round) = decode_id(&id).map(RoundId).map(|id| self.round(id)) {
+                rounds.extend(round?);
+            }
+        }
+        Ok(rounds)
+    }
+
+    fn put_round(&self, round: &Round) -> Result<()> {
+        let json = serde_json::to_vec(round).expect("rounds serialize");
+        self.inner
+            .rounds
+            .insert(round.id.0.to_be_bytes(), json)
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    // ----- votes ----------------------------------------------------------------------------
+
+    /// Store voter states (the group commit): all writes go in one batch and one flush. A vote
+    /// counts once this returns: then it is on disk. `VoterState::Nothing` removes the record.
+    pub async fn apply_votes(&self, changes: &[(RoundId, Pseudonym, VoterState)]) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for (round, voter, state) in changes {
+            let key = voter_key(*round, voter);
+            match state {
+                VoterState::Nothing => batch.remove(&key[..]),
+                state => batch.insert(&key[..], &[state.to_byte()]),
+            }
+        }
+        self.inner
+            .voters
+            .apply_batch(batch)
+            .map_err(|e| self.err(e))?;
+        self.inner
+            .voters
+            .flush_async()
+            .await
+            .map_err(|e| self.err(e))?;
+        self.inner.flushes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The stored voter states of a round.
+    pub fn voter_states(&self, round: RoundId) -> Result<Vec<(Pseudonym, VoterState)>> {
+        self.inner
+            .voters
+            .scan_prefix(round.0.to_be_bytes())
+            .map(|entry| {
+                let (key, value) = entry.map_err(|e| self.err(e))?;
+                let voter: [u8; 32] = key[8..].try_into().map_err(|_| self.damaged("voter key"))?;
+                let state = value
+                    .first()
+                    .and_then(|b| VoterState::from_byte(*b))
+                    .ok_or_else(|| self.damaged("voter state"))?;
+                Ok((Pseudonym(voter), state))
+            })
+            .collect()
+    }
+
+    /// How many per-voter records exist (all rounds).
+    pub fn voter_record_count(&self) -> usize {
+        self.inner.voters.len()
+    }
+
+    /// How many flushes votes have cost so far (to see that group commit groups).
+    pub fn vote_flushes(&self) -> u64 {
+        self.inner.flushes.load(Ordering::Relaxed)
+    }
+
+    fn remove_voters(&self, round: RoundId) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for key in self.inner.voters.scan_prefix(round.0.to_be_bytes()).keys() {
+            batch.remove(key.map_err(|e| self.err(e))?);
+        }
+        self.inner
+            .voters
+            .apply_batch(batch)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Remove per-voter records of rounds that are no longer open (left by an interrupted
+    /// close).
+    fn sweep_voters(&self) -> Result<()> {
+        let open: std::collections::HashSet<u64> =
+            self.open_rounds()?.iter().map(|r| r.id.0).collect();
+        let mut batch = sled::Batch::default();
+        let mut stale = false;
+        for key in self.inner.voters.iter().keys() {
+            let key = key.map_err(|e| self.err(e))?;
+            if !decode_id(&key[..8]).is_some_and(|id| open.contains(&id)) {
+                batch.remove(key);
+                stale = true;
+            }
+        }
+        if stale {
+            self.inner
+                .voters
+                .apply_batch(batch)
+                .map_err(|e| self.err(e))?;
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    // ----- plumbing -------------------------------------------------------------------------
+
+    fn next_id(&self) -> Result<u64> {
+        // sled ids start at 0 and never repeat, also across restarts.
+        Ok(self.inner.db.generate_id().map_err(|e| self.err(e))? + 1)
+    }
+
+    /// Flush everything to disk.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.db.flush().map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(&self, what: &str, bytes: &[u8]) -> Result<T> {
+        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+            path: self.path().to_path_buf(),
+            detail: format!("a {what} record cannot be read: {e}"),
+        })
+    }
+
+    fn damaged(&self, what: &str) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path().to_path_buf(),
+            detail: format!("a {what} cannot be read"),
+        }
+    }
+
+    fn err(&self, err: sled::Error) -> StoreError {
+        sled_error(self.path(), err)
+    }
+}
+
+fn voter_key(round: RoundId, voter: &Pseudonym) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..8].copy_from_slice(&round.0.to_be_bytes());
+    key[8..].copy_from_slice(&voter.0);
+    key
+}
+
+fn pair_key(a: u64, b: u64) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&a.to_be_bytes());
+    key[8..].copy_from_slice(&b.to_be_bytes());
+    key
+}
+
+fn decode_id(bytes: &[u8]) -> Option<u64> {
+    bytes.try_into().ok().map(u64::from_be_bytes)
+}
+
+/// Read the plain schema file before sled touches anything. `Ok(true)`: it is there.
+fn check_schema_file(path: &Path) -> Result<bool> {
+    let file = path.join(SCHEMA_FILE);
+    match std::fs::read_to_string(&file) {
+        Ok(text) => match text.trim().parse::<u32>() {
+            Ok(found) if found > SCHEMA_VERSION => Err(StoreError::Newer {
+                path: path.to_path_buf(),
+                found,
+                supported: SCHEMA_VERSION,
+            }),
+            Ok(_) => Ok(true),
+            Err(_) => Err(StoreError::NotADatabase {
+                path: path.to_path_buf(),
+                detail: format!("{SCHEMA_FILE} does not hold a version number"),
+            }),
+        },
+        Err(_) if path.exists() && !path.is_dir() => Err(StoreError::NotADatabase {
+            path: path.to_path_buf(),
+            detail: "it is a file, not a database folder".into(),
+        }),
+        Err(_) => Ok(false),
+    }
+}
+
+fn write_schema_file(path: &Path, version: u32) -> std::io::Result<()> {
+    let file = path.join(SCHEMA_FILE);
+    if std::fs::read_to_string(&file)
+        .ok()
+        .as_deref()
+        .map(str::trim)
+        == Some(&version.to_string())
+    {
+        return Ok(());
+    }
+    std::fs::write(file, format!("{version}\n"))
+}
+
+fn open_error(path: &Path, err: sled::Error) -> StoreError {
+    match &err {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::Locked(path.to_path_buf())
+        }
+        sled::Error::Corruption { .. } => StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: err.to_string(),
+        },
+        _ => sled_error(path, err),
+    }
+}
+
+fn sled_error(path: &Path, err: sled::Error) -> StoreError {
+    StoreError::Sled {
+        path: path.to_path_buf(),
+        detail: err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
