@@ -5,4 +5,5 @@ pub mod decks;
 pub mod domain;
 pub mod sim;
 pub mod store;
+pub mod tally;
 pub mod voter_key;
