@@ -1,6 +1,8 @@
 //! stemkaart: live green/red card polling for hybrid workshops on Discord.
 
 pub mod charts;
+pub mod cli;
+pub mod config;
 pub mod decks;
 pub mod domain;
 pub mod sim;

@@ -1,0 +1,250 @@
+//! The `stemkaart` command line: parse flags, load settings, call into the library, print.
+
+use crate::config::{self, FileConfig};
+use crate::decks;
+use crate::domain::export;
+use crate::store::Store;
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Live green/red card polling for hybrid workshops on Discord.
+#[derive(Debug, Parser)]
+#[command(name = "stemkaart", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// The database folder [default: data/stemkaart.db]
+    #[arg(long, global = true, env = "STEMKAART_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// The folder with the deck files [default: statements]
+    #[arg(long, global = true, env = "STEMKAART_STATEMENTS", value_name = "DIR")]
+    pub statements: Option<PathBuf>,
+    /// A TOML config file [default: stemkaart.toml when present]
+    #[arg(long, global = true, env = "STEMKAART_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the decks in the statements folder and check them; exits non-zero on any problem.
+    Decks,
+    /// List the stored sessions.
+    Sessions,
+    /// Write the results of every closed round as CSV (counts only).
+    Export {
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Settings every subcommand shares, resolved: flag, then variable, then file, then default.
+pub struct Paths {
+    pub db: PathBuf,
+    pub statements: PathBuf,
+    pub file: FileConfig,
+}
+
+impl Common {
+    pub fn resolve(&self) -> anyhow::Result<Paths> {
+        let file = FileConfig::load(self.config.as_deref())?;
+        Ok(Paths {
+            db: self
+                .db
+                .clone()
+                .or_else(|| file.db.clone())
+                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB)),
+            statements: self
+                .statements
+                .clone()
+                .or_else(|| file.statements.clone())
+                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_STATEMENTS)),
+            file,
+        })
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging("warn");
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Log to standard error; `RUST_LOG` overrides the default level.
+pub fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let paths = cli.common.resolve()?;
+    match cli.command {
+        Command::Decks => list_decks(&paths.statements),
+        Command::Sessions => list_sessions(&paths.db),
+        Command::Export { out } => export_csv(&paths.db, out.as_deref()),
+    }
+}
+
+fn list_decks(folder: &Path) -> anyhow::Result<ExitCode> {
+    let set = decks::load_folder(folder)?;
+    let mut out = std::io::stdout().lock();
+    if set.decks.is_empty() {
+        writeln!(out, "No valid decks in {}.", folder.display())?;
+    }
+    let width = set.decks.keys().map(|id| id.chars().count()).max().unwrap_or(0);
+    for deck in set.decks.values() {
+        let count = deck.statements.len();
+        let noun = if count == 1 { "statement" } else { "statements" };
+        writeln!(
+            out,
+            "{:width$}  {count:>3} {noun:<10}  {}",
+            deck.id, deck.title
+        )?;
+    }
+    if set.problems.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut err = std::io::stderr().lock();
+    for problem in &set.problems {
+        writeln!(err, "{problem}")?;
+    }
+    let files: std::collections::BTreeSet<_> = set.problems.iter().map(|p| &p.file).collect();
+    writeln!(
+        err,
+        "{} problem{} in {} file{}; {} deck{} loaded",
+        set.problems.len(),
+        plural(set.problems.len()),
+        files.len(),
+        plural(files.len()),
+        set.decks.len(),
+        plural(set.decks.len()),
+    )?;
+    Ok(ExitCode::FAILURE)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn list_sessions(db: &Path) -> anyhow::Result<ExitCode> {
+    let Some(store) = Store::open_existing(db)? else {
+        println!("No sessions yet ({} does not exist).", db.display());
+        return Ok(ExitCode::SUCCESS);
+    };
+    let sessions = store.sessions()?;
+    if sessions.is_empty() {
+        println!("No sessions yet in {}.", db.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = vec![[
+        "municipality".to_string(),
+        "label".into(),
+        "date".into(),
+        "deck".into(),
+        "rounds".into(),
+        "votes".into(),
+        "status".into(),
+    ]];
+    for session in &sessions {
+        let rounds = store.rounds_of(session.id)?;
+        let closed: Vec<_> = rounds.iter().filter_map(|r| r.result()).collect();
+        let votes: u32 = closed.iter().map(|r| r.total().n()).sum();
+        let open = rounds.len() - closed.len();
+        rows.push([
+            session.municipality.to_string(),
+            session.label.clone().unwrap_or_else(|| "-".into()),
+            session.started_at.date_nl(),
+            session.deck_id.clone(),
+            if open > 0 {
+                format!("{} (+{open} open)", closed.len())
+            } else {
+                closed.len().to_string()
+            },
+            votes.to_string(),
+            if session.is_open() { "open" } else { "ended" }.into(),
+        ]);
+    }
+    print!("{}", table(&rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Left-aligned columns separated by two spaces.
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The export rows: every session (oldest first) with its rounds in posting order.
+pub fn export_text(store: &Store) -> anyhow::Result<String> {
+    let sessions = store.sessions()?;
+    let mut pairs = Vec::new();
+    for session in &sessions {
+        for round in store.rounds_of(session.id)? {
+            pairs.push((session, round));
+        }
+    }
+    Ok(export::csv(pairs.iter().map(|(s, r)| (*s, r))))
+}
+
+fn export_csv(db: &Path, out: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let text = match Store::open_existing(db)? {
+        Some(store) => export_text(&store)?,
+        None => export::csv([]),
+    };
+    match out {
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+        Some(path) => {
+            write_file(path, text.as_bytes())?;
+            let rows = text.lines().count() - 1;
+            eprintln!("wrote {} ({rows} row{})", path.display(), plural(rows));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write a file whole or not at all (write a temporary file, then rename).
+pub fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create the folder {}", parent.display()))?;
+    }
+    let tmp = path.with_extension("tmp~");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

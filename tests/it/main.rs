@@ -1,0 +1,3 @@
+//! Integration tests: the real `stemkaart` binary and library, one test binary.
+
+mod cli;
