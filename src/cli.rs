@@ -110,10 +110,19 @@ fn list_decks(folder: &Path) -> anyhow::Result<ExitCode> {
     if set.decks.is_empty() {
         writeln!(out, "No valid decks in {}.", folder.display())?;
     }
-    let width = set.decks.keys().map(|id| id.chars().count()).max().unwrap_or(0);
+    let width = set
+        .decks
+        .keys()
+        .map(|id| id.chars().count())
+        .max()
+        .unwrap_or(0);
     for deck in set.decks.values() {
         let count = deck.statements.len();
-        let noun = if count == 1 { "statement" } else { "statements" };
+        let noun = if count == 1 {
+            "statement"
+        } else {
+            "statements"
+        };
         writeln!(
             out,
             "{:width$}  {count:>3} {noun:<10}  {}",
@@ -154,7 +163,7 @@ fn list_sessions(db: &Path) -> anyhow::Result<ExitCode> {
         println!("No sessions yet ({} does not exist).", db.display());
         return Ok(ExitCode::SUCCESS);
     };
-    let sessions = store.sessions()?;
+    let sessions = store.sessions_with_rounds()?;
     if sessions.is_empty() {
         println!("No sessions yet in {}.", db.display());
         return Ok(ExitCode::SUCCESS);
@@ -168,8 +177,7 @@ fn list_sessions(db: &Path) -> anyhow::Result<ExitCode> {
         "votes".into(),
         "status".into(),
     ]];
-    for session in &sessions {
-        let rounds = store.rounds_of(session.id)?;
+    for (session, rounds) in &sessions {
         let closed: Vec<_> = rounds.iter().filter_map(|r| r.result()).collect();
         let votes: u32 = closed.iter().map(|r| r.total().n()).sum();
         let open = rounds.len() - closed.len();
@@ -209,22 +217,10 @@ fn table<const N: usize>(rows: &[[String; N]]) -> String {
     out
 }
 
-/// The export rows: every session (oldest first) with its rounds in posting order.
-pub fn export_text(store: &Store) -> anyhow::Result<String> {
-    let sessions = store.sessions()?;
-    let mut pairs = Vec::new();
-    for session in &sessions {
-        for round in store.rounds_of(session.id)? {
-            pairs.push((session, round));
-        }
-    }
-    Ok(export::csv(pairs.iter().map(|(s, r)| (*s, r))))
-}
-
 fn export_csv(db: &Path, out: Option<&Path>) -> anyhow::Result<ExitCode> {
     let text = match Store::open_existing(db)? {
-        Some(store) => export_text(&store)?,
-        None => export::csv([]),
+        Some(store) => export::csv(&store.sessions_with_rounds()?),
+        None => export::csv(&[]),
     };
     match out {
         None => std::io::stdout().lock().write_all(text.as_bytes())?,

@@ -5,12 +5,15 @@ use super::session::{Round, Session};
 pub const CSV_HEADER: &str = "deck,statement_id,statement_position,statement_text,wording,municipality,session_label,session_start,agree_online,disagree_online,agree_room,disagree_room,agree,disagree,n,pct_agree";
 
 /// The CSV text for these sessions and their rounds, header first. Rounds still open have no
-/// result yet and are left out. Rows come in the order given (callers sort by session start,
-/// then position).
-pub fn csv<'a>(rows: impl IntoIterator<Item = (&'a Session, &'a Round)>) -> String {
+/// result yet and are left out. Rows come in the order given: sessions as listed, each with its
+/// rounds in posting order.
+pub fn csv(sessions: &[(Session, Vec<Round>)]) -> String {
     let mut out = String::with_capacity(4096);
     out.push_str(CSV_HEADER);
     out.push('\n');
+    let rows = sessions
+        .iter()
+        .flat_map(|(session, rounds)| rounds.iter().map(move |round| (session, round)));
     for (session, round) in rows {
         let Some(result) = round.result() else {
             continue;
@@ -72,6 +75,7 @@ mod tests {
             label: Some("Raadsavond, 27 november".into()),
             deck_id: "vertrouwen".into(),
             deck_title: "Werken aan meer vertrouwen".into(),
+            language: crate::domain::Language::Nl,
             guild_id: 9,
             channel_id: 10,
             started_at: Timestamp(1_795_000_000_000),
@@ -99,7 +103,7 @@ mod tests {
 
     #[test]
     fn empty_export_is_the_header() {
-        assert_eq!(csv([]), format!("{CSV_HEADER}\n"));
+        assert_eq!(csv(&[]), format!("{CSV_HEADER}\n"));
     }
 
     #[test]
@@ -115,7 +119,7 @@ mod tests {
             round(2, Some(OnlineCount::default()), None),
             round(3, None, None),
         ];
-        let text = csv(rounds.iter().map(|r| (&s, r)));
+        let text = csv(&[(s, rounds.to_vec())]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "open round left out: {text}");
         assert_eq!(

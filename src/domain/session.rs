@@ -2,6 +2,7 @@
 //! statement comes next.
 
 use super::deck::{Deck, Wording};
+
 use super::municipality::Municipality;
 use super::time::Timestamp;
 use super::vote::OnlineCount;
@@ -24,6 +25,9 @@ pub struct Session {
     pub deck_id: String,
     /// The deck's title when the session started (decks can be renamed later).
     pub deck_title: String,
+    /// The deck's language: statement messages are written in it.
+    #[serde(default)]
+    pub language: super::deck::Language,
     pub guild_id: u64,
     pub channel_id: u64,
     pub started_at: Timestamp,

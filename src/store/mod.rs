@@ -28,7 +28,7 @@
 
 use crate::domain::{
     session::{RoundId, SessionId, Tally},
-    Municipality, OnlineCount, Round, Session, Timestamp, VoterState, Wording,
+    Language, Municipality, OnlineCount, Round, Session, Timestamp, VoterState, Wording,
 };
 use crate::voter_key::{Pseudonym, VoterKey};
 use std::path::{Path, PathBuf};
@@ -81,6 +81,7 @@ pub struct NewSession {
     pub label: Option<String>,
     pub deck_id: String,
     pub deck_title: String,
+    pub language: Language,
     pub guild_id: u64,
     pub channel_id: u64,
     pub started_at: Timestamp,
@@ -242,6 +243,7 @@ impl Store {
             label: new.label,
             deck_id: new.deck_id,
             deck_title: new.deck_title,
+            language: new.language,
             guild_id: new.guild_id,
             channel_id: new.channel_id,
             started_at: new.started_at,
@@ -357,6 +359,17 @@ impl Store {
             .collect::<Result<Vec<Session>>>()?;
         sessions.sort_by_key(|s| (s.started_at, s.id));
         Ok(sessions)
+    }
+
+    /// Every session (oldest first) with its rounds in posting order.
+    pub fn sessions_with_rounds(&self) -> Result<Vec<(Session, Vec<Round>)>> {
+        self.sessions()?
+            .into_iter()
+            .map(|session| {
+                let rounds = self.rounds_of(session.id)?;
+                Ok((session, rounds))
+            })
+            .collect()
     }
 
     fn put_session(&self, session: &Session) -> Result<()> {

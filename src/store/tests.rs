@@ -9,6 +9,7 @@ fn new_session(channel: u64, municipality: &str) -> NewSession {
         label: Some("Raadsavond".into()),
         deck_id: "vertrouwen".into(),
         deck_title: "Werken aan meer vertrouwen".into(),
+        language: crate::domain::Language::Nl,
         guild_id: 7,
         channel_id: channel,
         started_at: Timestamp(1_000),

@@ -115,6 +115,7 @@ fn setup(dir: &Path) -> (Store, Round) {
             label: None,
             deck_id: "vertrouwen".into(),
             deck_title: "Vertrouwen".into(),
+            language: crate::domain::Language::Nl,
             guild_id: 1,
             channel_id: CHANNEL,
             started_at: Timestamp(0),

@@ -28,7 +28,10 @@ fn shipped_decks() -> std::path::PathBuf {
 fn decks_lists_the_shipped_deck() {
     let dir = tempfile::tempdir().unwrap();
     let folder = shipped_decks();
-    let out = stemkaart(dir.path(), &["decks", "--statements", folder.to_str().unwrap()]);
+    let out = stemkaart(
+        dir.path(),
+        &["decks", "--statements", folder.to_str().unwrap()],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
@@ -59,16 +62,28 @@ fn a_broken_deck_beside_it_is_reported_with_file_and_line() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
-    assert!(stdout.contains("vertrouwen"), "valid deck still listed: {stdout}");
+    assert!(
+        stdout.contains("vertrouwen"),
+        "valid deck still listed: {stdout}"
+    );
     assert!(
         stderr.contains(
             "statements/kapot.toml:4: unknown key `tekst` in statement 1 (allowed: id, text, source)"
         ),
         "{stderr}"
     );
-    assert!(stderr.contains("statements/kapot.toml:2: `text` is missing in statement 1"), "{stderr}");
-    assert!(stderr.contains("statements/half.toml:1: not valid TOML"), "{stderr}");
-    assert!(stderr.contains("3 problems in 2 files; 1 deck loaded"), "{stderr}");
+    assert!(
+        stderr.contains("statements/kapot.toml:2: `text` is missing in statement 1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("statements/half.toml:1: not valid TOML"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("3 problems in 2 files; 1 deck loaded"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -89,11 +104,17 @@ fn export_on_an_empty_database_prints_the_header() {
     let out = stemkaart(dir.path(), &["export"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), format!("{HEADER}\n"));
-    assert!(!dir.path().join("data").exists(), "export created a database");
+    assert!(
+        !dir.path().join("data").exists(),
+        "export created a database"
+    );
 
     // An existing but empty database too, and --out writes the file.
     stemkaart::store::Store::open(&dir.path().join("empty.db")).unwrap();
-    let out = stemkaart(dir.path(), &["--db", "empty.db", "export", "--out", "out/r.csv"]);
+    let out = stemkaart(
+        dir.path(),
+        &["--db", "empty.db", "export", "--out", "out/r.csv"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         std::fs::read_to_string(dir.path().join("out/r.csv")).unwrap(),
@@ -145,7 +166,11 @@ fn every_subcommand_has_help() {
 #[test]
 fn settings_come_from_the_config_file_and_wrong_ones_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("stemkaart.toml"), "statements = \"decks\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("stemkaart.toml"),
+        "statements = \"decks\"\n",
+    )
+    .unwrap();
     let out = stemkaart(dir.path(), &["decks"]);
     assert!(
         text(&out.stderr).contains("the statements folder decks does not exist"),

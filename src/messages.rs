@@ -1,0 +1,460 @@
+//! Every text stemkaart shows in Discord, in Dutch and English.
+//!
+//! Facilitators get replies in Dutch unless their Discord client is English; statement
+//! messages are in the deck's language, since participants read them.
+
+use crate::domain::session::{PostError, RoundResult, Tally};
+use crate::domain::{Language, OnlineCount, Round, Session};
+use crate::workshop::{Ended, Posted, WorkshopError};
+use std::fmt::Write;
+
+/// The language of a reply, from the interaction's locale ("en-US", "en-GB" → English).
+pub fn reply_language(locale: &str) -> Language {
+    if locale.starts_with("en") {
+        Language::En
+    } else {
+        Language::Nl
+    }
+}
+
+fn pick(lang: Language, nl: &str, en: &str) -> String {
+    match lang {
+        Language::Nl => nl.to_string(),
+        Language::En => en.to_string(),
+    }
+}
+
+fn statement_word(lang: Language) -> &'static str {
+    match lang {
+        Language::Nl => "Stelling",
+        Language::En => "Statement",
+    }
+}
+
+/// The message participants vote on.
+pub fn statement_message(lang: Language, position: u32, size: u32, text: &str) -> String {
+    let how = pick(
+        lang,
+        "Stem met een reactie: 🟩 eens · 🟥 oneens",
+        "Vote with a reaction: 🟩 agree · 🟥 disagree",
+    );
+    format!(
+        "**{} {position}/{size}**\n{text}\n\n{how}",
+        statement_word(lang)
+    )
+}
+
+/// The statement message after its round closed: marked closed, with the result.
+pub fn closed_statement_message(lang: Language, round: &Round) -> String {
+    let closed = pick(lang, "gesloten", "closed");
+    let mut out = format!(
+        "**{} {}/{}** · {closed}\n{}\n\n",
+        statement_word(lang),
+        round.position,
+        round.deck_size,
+        round.text
+    );
+    if let Some(result) = round.result() {
+        out.push_str(&pick(lang, "Uitslag: ", "Result: "));
+        out.push_str(&result_text(lang, &result));
+    }
+    out
+}
+
+fn pct(tally: Tally) -> String {
+    match tally.pct_agree() {
+        Some(p) => format!("{p:.0}%"),
+        None => "–".into(),
+    }
+}
+
+/// `🟩 13 · 🟥 7 · n=20 (65% eens)`, then the online and room parts when a room count exists,
+/// then the ambiguous votes when there are any.
+pub fn result_text(lang: Language, result: &RoundResult) -> String {
+    let total = result.total();
+    let agree_word = pick(lang, "eens", "agree");
+    let mut out = format!(
+        "🟩 {} · 🟥 {} · n={}",
+        total.agree,
+        total.disagree,
+        total.n()
+    );
+    if total.n() > 0 {
+        let _ = write!(out, " ({} {agree_word})", pct(total));
+    }
+    if let Some(room) = result.room {
+        let online = result.online_tally();
+        let (online_word, room_word) = match lang {
+            Language::Nl => ("online", "zaal"),
+            Language::En => ("online", "room"),
+        };
+        let _ = write!(
+            out,
+            "\n{online_word}: 🟩 {} · 🟥 {} · n={} — {room_word}: 🟩 {} · 🟥 {} · n={}",
+            online.agree,
+            online.disagree,
+            online.n(),
+            room.agree,
+            room.disagree,
+            room.n()
+        );
+    }
+    out.push_str(&ambiguous_note(lang, &result.online));
+    out
+}
+
+fn ambiguous_note(lang: Language, online: &OnlineCount) -> String {
+    match (online.ambiguous, lang) {
+        (0, _) => String::new(),
+        (1, Language::Nl) => "\n1 stem niet geteld: beide kleuren gegeven terwijl de bot de volgorde niet kon zien.".into(),
+        (n, Language::Nl) => format!("\n{n} stemmen niet geteld: beide kleuren gegeven terwijl de bot de volgorde niet kon zien."),
+        (1, Language::En) => "\n1 vote not counted: both colours were given while the bot could not see their order.".into(),
+        (n, Language::En) => format!("\n{n} votes not counted: both colours were given while the bot could not see their order."),
+    }
+}
+
+fn round_line(lang: Language, round: &Round) -> String {
+    let head = format!(
+        "{} {}/{}",
+        statement_word(lang),
+        round.position,
+        round.deck_size
+    );
+    match round.result() {
+        Some(result) => format!("{head}: {}", result_text(lang, &result)),
+        None => format!("{head}: {}", pick(lang, "nog open", "still open")),
+    }
+}
+
+pub fn not_a_facilitator(lang: Language) -> String {
+    pick(
+        lang,
+        "Alleen gespreksleiders kunnen dit doen (Server beheren of de gespreksleidersrol). Stemmen doe je met 🟩 of 🟥 onder de stelling.",
+        "Only facilitators can do this (Manage Server or the facilitator role). To vote, react with 🟩 or 🟥 under the statement.",
+    )
+}
+
+pub fn session_started(lang: Language, session: &Session, statements: u32) -> String {
+    let label = session
+        .label
+        .as_ref()
+        .map(|l| format!(" ({l})"))
+        .unwrap_or_default();
+    match lang {
+        Language::Nl => format!(
+            "Sessie gestart: **{}**{label} met deck `{}` — {} ({statements} stellingen). Post de eerste stelling met /statement next.",
+            session.municipality, session.deck_id, session.deck_title
+        ),
+        Language::En => format!(
+            "Session started: **{}**{label} with deck `{}` — {} ({statements} statements). Post the first statement with /statement next.",
+            session.municipality, session.deck_id, session.deck_title
+        ),
+    }
+}
+
+pub fn posted(lang: Language, posted: &Posted) -> String {
+    let mut out = String::new();
+    if let Some(closed) = &posted.closed {
+        out.push_str(&pick(lang, "Gesloten — ", "Closed — "));
+        out.push_str(&round_line(lang, closed));
+        out.push('\n');
+    }
+    let round = &posted.round;
+    let _ = write!(
+        out,
+        "{} {}/{} {}",
+        statement_word(lang),
+        round.position,
+        round.deck_size,
+        pick(lang, "staat open voor stemmen.", "is open for votes.")
+    );
+    out.push(' ');
+    out.push_str(&if round.position < round.deck_size {
+        pick(
+            lang,
+            "Sluit met /statement close of ga door met /statement next.",
+            "Close it with /statement close or go on with /statement next.",
+        )
+    } else {
+        pick(
+            lang,
+            "Dit is de laatste: sluit met /statement close of /session end.",
+            "This is the last one: close it with /statement close or /session end.",
+        )
+    });
+    if let Some(err) = &posted.reactions_missing {
+        let _ = write!(
+            out,
+            "\n{}: {err}",
+            pick(
+                lang,
+                "Let op: de bot kon 🟩/🟥 niet zelf toevoegen (geef hem Add Reactions); deelnemers kunnen ze wel zelf kiezen",
+                "Note: the bot could not add 🟩/🟥 itself (give it Add Reactions); participants can still pick them",
+            )
+        );
+    }
+    out
+}
+
+pub fn closed(lang: Language, round: &Round) -> String {
+    let mut out = format!(
+        "{} {}/{} {}: ",
+        statement_word(lang),
+        round.position,
+        round.deck_size,
+        pick(lang, "gesloten", "closed")
+    );
+    if let Some(result) = round.result() {
+        out.push_str(&result_text(lang, &result));
+    }
+    out
+}
+
+pub fn room_set(lang: Language, round: &Round) -> String {
+    let head = format!(
+        "{} {}/{} — {}",
+        statement_word(lang),
+        round.position,
+        round.deck_size,
+        pick(lang, "zaaltelling opgeslagen.", "room count saved.")
+    );
+    let room = round.room.unwrap_or_default();
+    match round.result() {
+        Some(result) => format!("{head}\n{}", result_text(lang, &result)),
+        None => format!(
+            "{head} {} 🟩 {} · 🟥 {} · n={}; {}",
+            pick(lang, "Zaal:", "Room:"),
+            room.agree,
+            room.disagree,
+            room.n(),
+            pick(
+                lang,
+                "de uitslag volgt bij het sluiten.",
+                "the result follows when the statement closes."
+            )
+        ),
+    }
+}
+
+pub fn session_ended(lang: Language, ended: &Ended) -> String {
+    let session = &ended.session;
+    let mut out = match lang {
+        Language::Nl => format!("Sessie **{}** afgesloten.", session.municipality),
+        Language::En => format!("Session **{}** ended.", session.municipality),
+    };
+    if ended.rounds.is_empty() {
+        out.push_str(&pick(
+            lang,
+            " Er zijn geen stellingen gesteld.",
+            " No statements were posted.",
+        ));
+    }
+    for round in &ended.rounds {
+        out.push('\n');
+        out.push_str(&round_line(lang, round));
+    }
+    out.push('\n');
+    out.push_str(&pick(
+        lang,
+        "Grafiek: /results · vergelijking met andere gemeenten: /compare · cijfers: /export",
+        "Chart: /results · comparison with other municipalities: /compare · numbers: /export",
+    ));
+    out
+}
+
+pub fn export_ready(lang: Language, rows: usize) -> String {
+    match lang {
+        Language::Nl => {
+            format!("Export van alle uitslagen: {rows} rijen (alleen aantallen, geen deelnemers).")
+        }
+        Language::En => {
+            format!("Export of all results: {rows} rows (counts only, no participants).")
+        }
+    }
+}
+
+/// What went wrong, and what to do next.
+pub fn error(lang: Language, err: &WorkshopError) -> String {
+    use WorkshopError as E;
+    match (err, lang) {
+        (E::NoSession, Language::Nl) => "Er loopt geen sessie in dit kanaal — start er een met /session start.".into(),
+        (E::NoSession, Language::En) => "There is no session in this channel — start one with /session start.".into(),
+        (E::SessionOpen { municipality }, Language::Nl) => format!("Er loopt al een sessie in dit kanaal ({municipality}) — sluit die eerst af met /session end."),
+        (E::SessionOpen { municipality }, Language::En) => format!("A session is already running in this channel ({municipality}) — end it first with /session end."),
+        (E::Municipality(_), Language::Nl) => format!("Vul de naam van de gemeente in (1 tot {} tekens).", crate::domain::Municipality::MAX_CHARS),
+        (E::Municipality(_), Language::En) => format!("Fill in the municipality's name (1 to {} characters).", crate::domain::Municipality::MAX_CHARS),
+        (E::LabelTooLong { max }, Language::Nl) => format!("Het label is te lang: hoogstens {max} tekens."),
+        (E::LabelTooLong { max }, Language::En) => format!("The label is too long: at most {max} characters."),
+        (E::UnknownDeck { id, available, problems }, _) => unknown_deck(lang, id, available, problems),
+        (E::Post(post), _) => post_error(lang, post),
+        (E::NoOpenRound, Language::Nl) => "Er staat geen stelling open — post er een met /statement next.".into(),
+        (E::NoOpenRound, Language::En) => "No statement is open — post one with /statement next.".into(),
+        (E::NoRoundYet, Language::Nl) => "Er is in deze sessie nog geen stelling gesteld — post er een met /statement next en voer daarna de zaaltelling in.".into(),
+        (E::NoRoundYet, Language::En) => "No statement has been posted in this session yet — post one with /statement next, then enter the room count.".into(),
+        (E::Chat(chat), Language::Nl) => format!("Discord weigerde dit: {chat}. Kijk of de bot in dit kanaal mag schrijven en reageren (Send Messages, Add Reactions, Read Message History)."),
+        (E::Chat(chat), Language::En) => format!("Discord refused this: {chat}. Check that the bot may write and react in this channel (Send Messages, Add Reactions, Read Message History)."),
+        (other, Language::Nl) => format!("Dat lukte niet door een fout aan de kant van de bot: {other}. Er is niets verloren; probeer het opnieuw of vraag de beheerder de logs te bekijken."),
+        (other, Language::En) => format!("That failed because of an error on the bot's side: {other}. Nothing was lost; try again or ask the operator to check the logs."),
+    }
+}
+
+fn unknown_deck(lang: Language, id: &str, available: &[String], problems: &[String]) -> String {
+    let mut out = match lang {
+        Language::Nl => format!("Deck `{id}` bestaat niet."),
+        Language::En => format!("There is no deck `{id}`."),
+    };
+    if !problems.is_empty() {
+        out = match lang {
+            Language::Nl => format!("Deck `{id}` heeft fouten en kan niet geladen worden:"),
+            Language::En => format!("Deck `{id}` has problems and cannot be loaded:"),
+        };
+        for problem in problems.iter().take(5) {
+            let _ = write!(out, "\n- {problem}");
+        }
+        return out;
+    }
+    let list = if available.is_empty() {
+        "–".to_string()
+    } else {
+        available
+            .iter()
+            .map(|d| format!("`{d}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = write!(out, " {} {list}", pick(lang, "Beschikbaar:", "Available:"));
+    out
+}
+
+fn post_error(lang: Language, err: &PostError) -> String {
+    use PostError as P;
+    match (err, lang) {
+        (P::NoSuchPosition { deck_size, .. }, Language::Nl) => format!("Het deck heeft {deck_size} stellingen: kies een nummer van 1 tot en met {deck_size}."),
+        (P::NoSuchPosition { deck_size, .. }, Language::En) => format!("The deck has {deck_size} statements: pick a number from 1 to {deck_size}."),
+        (P::AlreadyClosed { position }, Language::Nl) => format!("Stelling {position} is in deze sessie al gesloten; de uitslag staat vast. Kies een andere stelling of start een nieuwe sessie."),
+        (P::AlreadyClosed { position }, Language::En) => format!("Statement {position} is already closed in this session; its result stands. Pick another statement or start a new session."),
+        (P::AlreadyOpen { position }, Language::Nl) => format!("Stelling {position} staat nu open. Sluit hem met /statement close."),
+        (P::AlreadyOpen { position }, Language::En) => format!("Statement {position} is open right now. Close it with /statement close."),
+        (P::NoneLeft { skipped, .. }, _) if skipped.is_empty() => pick(
+            lang,
+            "Alle stellingen zijn gesteld. Sluit af met /session end.",
+            "Every statement has been posted. Finish with /session end.",
+        ),
+        (P::NoneLeft { last, skipped }, Language::Nl) => format!(
+            "Na stelling {last} zijn er geen stellingen meer. Overgeslagen: {} — post die met /statement post, of sluit af met /session end.",
+            join_numbers(skipped)
+        ),
+        (P::NoneLeft { last, skipped }, Language::En) => format!(
+            "There are no statements after number {last}. Skipped: {} — post one with /statement post, or finish with /session end.",
+            join_numbers(skipped)
+        ),
+    }
+}
+
+fn join_numbers(numbers: &[u32]) -> String {
+    numbers
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::session::{RoundId, SessionId};
+    use crate::domain::{Timestamp, Wording};
+
+    fn round(online: OnlineCount, room: Option<Tally>) -> Round {
+        Round {
+            id: RoundId(1),
+            session_id: SessionId(1),
+            statement_id: "s".into(),
+            position: 2,
+            deck_size: 3,
+            text: "Ik vind dat we betrouwbaar zijn".into(),
+            wording: Wording::of("x"),
+            channel_id: 1,
+            message_id: 2,
+            opened_at: Timestamp(0),
+            closed_at: Some(Timestamp(1)),
+            online: Some(online),
+            room,
+        }
+    }
+
+    #[test]
+    fn statement_message_has_position_and_verbatim_text() {
+        let text = statement_message(
+            Language::Nl,
+            1,
+            3,
+            "Ik ervaar dat het vertrouwen is afgenomen",
+        );
+        assert!(text.contains("Stelling 1/3"));
+        assert!(text.contains("Ik ervaar dat het vertrouwen is afgenomen"));
+        assert!(text.contains("🟩 eens · 🟥 oneens"));
+        assert!(statement_message(Language::En, 2, 5, "x").contains("Statement 2/5"));
+    }
+
+    #[test]
+    fn results_show_totals_and_parts() {
+        let online = OnlineCount {
+            agree: 8,
+            disagree: 5,
+            ambiguous: 0,
+        };
+        let r = round(online, Some(Tally::new(4, 3)));
+        let text = closed(Language::Nl, &r);
+        assert_eq!(
+            text,
+            "Stelling 2/3 gesloten: 🟩 12 · 🟥 8 · n=20 (60% eens)\nonline: 🟩 8 · 🟥 5 · n=13 — zaal: 🟩 4 · 🟥 3 · n=7"
+        );
+        let text = closed(
+            Language::En,
+            &round(
+                OnlineCount {
+                    agree: 1,
+                    disagree: 0,
+                    ambiguous: 2,
+                },
+                None,
+            ),
+        );
+        assert_eq!(
+            text,
+            "Statement 2/3 closed: 🟩 1 · 🟥 0 · n=1 (100% agree)\n2 votes not counted: both colours were given while the bot could not see their order."
+        );
+        assert!(closed(Language::Nl, &round(OnlineCount::default(), None)).ends_with("n=0"));
+    }
+
+    #[test]
+    fn locale_picks_the_reply_language() {
+        assert_eq!(reply_language("en-US"), Language::En);
+        assert_eq!(reply_language("en-GB"), Language::En);
+        assert_eq!(reply_language("nl"), Language::Nl);
+        assert_eq!(reply_language("de"), Language::Nl);
+    }
+
+    #[test]
+    fn errors_say_what_to_do_next() {
+        assert_eq!(
+            error(Language::Nl, &WorkshopError::NoSession),
+            "Er loopt geen sessie in dit kanaal — start er een met /session start."
+        );
+        let skipped = WorkshopError::Post(PostError::NoneLeft {
+            last: 3,
+            skipped: vec![2],
+        });
+        assert!(error(Language::Nl, &skipped).contains("Overgeslagen: 2"));
+        let unknown = WorkshopError::UnknownDeck {
+            id: "x".into(),
+            available: vec!["vertrouwen".into()],
+            problems: vec![],
+        };
+        assert_eq!(
+            error(Language::Nl, &unknown),
+            "Deck `x` bestaat niet. Beschikbaar: `vertrouwen`"
+        );
+    }
+}

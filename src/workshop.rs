@@ -1,0 +1,491 @@
+//! What a facilitator can do, as async operations over the store, the vote task and a
+//! [`Chat`] (the few Discord calls the workshop needs). No serenity here: the Discord layer
+//! implements [`Chat`] and turns the results into replies; tests use an in-memory chat.
+//!
+//! Operations on one channel run one at a time (a lock per channel), so two facilitators
+//! pressing `/statement next` together cannot post two statements or close a round twice.
+
+use crate::decks::{self, DeckSet, DecksError};
+use crate::domain::session::{self, PostError, Tally};
+use crate::domain::{Colour, Deck, Municipality, Round, Session, Timestamp};
+use crate::store::{NewRound, NewSession, Store, StoreError};
+use crate::tally::{ListedUser, ReactionLists, TallyError, TallyHandle};
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// A refusal from Discord (or a Discord-compatible server), in words a facilitator can act on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ChatError(pub String);
+
+/// The Discord calls the workshop makes.
+pub trait Chat: Send + Sync + 'static {
+    /// Post a message; returns its id.
+    fn post(
+        &self,
+        channel: u64,
+        content: &str,
+    ) -> impl Future<Output = std::result::Result<u64, ChatError>> + Send;
+    fn edit(
+        &self,
+        channel: u64,
+        message: u64,
+        content: &str,
+    ) -> impl Future<Output = std::result::Result<(), ChatError>> + Send;
+    /// Add the bot's own reaction.
+    fn react(
+        &self,
+        channel: u64,
+        message: u64,
+        emoji: &str,
+    ) -> impl Future<Output = std::result::Result<(), ChatError>> + Send;
+    /// Everyone who reacted with `emoji` (all pages).
+    fn reactions(
+        &self,
+        channel: u64,
+        message: u64,
+        emoji: &str,
+    ) -> impl Future<Output = std::result::Result<Vec<ListedUser>, ChatError>> + Send;
+}
+
+/// Which statement to post.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    Next,
+    Position(u32),
+}
+
+/// Everything that can stop an operation, each with what to do about it (see `messages`).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkshopError {
+    #[error("no session is open in this channel")]
+    NoSession,
+    #[error("a session is already open in this channel ({municipality})")]
+    SessionOpen { municipality: String },
+    #[error("invalid municipality: {0}")]
+    Municipality(#[from] crate::domain::municipality::MunicipalityError),
+    #[error("the label is longer than {max} characters")]
+    LabelTooLong { max: usize },
+    #[error("no deck `{id}`")]
+    UnknownDeck {
+        id: String,
+        available: Vec<String>,
+        problems: Vec<String>,
+    },
+    #[error(transparent)]
+    Post(#[from] PostError),
+    #[error("no statement is open")]
+    NoOpenRound,
+    #[error("no statement has been posted in this session yet")]
+    NoRoundYet,
+    #[error("Discord refused: {0}")]
+    Chat(#[from] ChatError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Decks(#[from] DecksError),
+    #[error(transparent)]
+    Tally(#[from] TallyError),
+}
+
+pub type Result<T> = std::result::Result<T, WorkshopError>;
+
+/// A statement was posted (after closing the round that was open, if any).
+#[derive(Clone, Debug)]
+pub struct Posted {
+    pub session: Session,
+    pub round: Round,
+    pub closed: Option<Round>,
+    /// The bot could not add its own 🟩/🟥 (participants can still react themselves).
+    pub reactions_missing: Option<ChatError>,
+}
+
+/// A session ended.
+#[derive(Clone, Debug)]
+pub struct Ended {
+    pub session: Session,
+    pub closed: Option<Round>,
+    pub rounds: Vec<Round>,
+}
+
+/// The facilitator's operations; cheap to clone.
+pub struct Workshop<C> {
+    inner: Arc<Inner<C>>,
+}
+
+impl<C> Clone for Workshop<C> {
+    fn clone(&self) -> Self {
+        Workshop {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<C> {
+    store: Store,
+    tally: TallyHandle,
+    chat: C,
+    statements: PathBuf,
+    // A std mutex: held only to look up or insert a channel's lock, never across an await.
+    channels: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+pub const MAX_LABEL_CHARS: usize = 100;
+
+impl<C: Chat> Workshop<C> {
+    pub fn new(store: Store, tally: TallyHandle, chat: C, statements: PathBuf) -> Workshop<C> {
+        Workshop {
+            inner: Arc::new(Inner {
+                store,
+                tally,
+                chat,
+                statements,
+                channels: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn tally(&self) -> &TallyHandle {
+        &self.inner.tally
+    }
+
+    pub fn chat(&self) -> &C {
+        &self.inner.chat
+    }
+
+    /// The decks as they are on disk now (decks can be edited while the bot runs).
+    pub fn decks(&self) -> Result<DeckSet> {
+        Ok(decks::load_folder(&self.inner.statements)?)
+    }
+
+    async fn lock(&self, channel: u64) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut channels = self.inner.channels.lock().expect("channel locks poisoned");
+            channels.entry(channel).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    fn deck(&self, id: &str) -> Result<Deck> {
+        let set = self.decks()?;
+        if let Some(deck) = set.get(id) {
+            return Ok(deck.clone());
+        }
+        let problems = set
+            .problems
+            .iter()
+            .filter(|p| p.file.file_stem().is_some_and(|s| s == id))
+            .map(|p| p.to_string())
+            .collect();
+        Err(WorkshopError::UnknownDeck {
+            id: id.to_string(),
+            available: set.decks.keys().cloned().collect(),
+            problems,
+        })
+    }
+
+    fn open_session(&self, channel: u64) -> Result<Session> {
+        self.inner
+            .store
+            .open_session(channel)?
+            .ok_or(WorkshopError::NoSession)
+    }
+
+    // ----- checks: cheap, local, no Discord calls; run before deferring a reply ------------
+
+    /// Can a session start here with this municipality and deck?
+    pub fn check_start(
+        &self,
+        channel: u64,
+        municipality: &str,
+        deck: &str,
+        label: Option<&str>,
+    ) -> Result<(Municipality, Deck)> {
+        if let Some(open) = self.inner.store.open_session(channel)? {
+            return Err(WorkshopError::SessionOpen {
+                municipality: open.municipality.to_string(),
+            });
+        }
+        if label.is_some_and(|l| l.trim().chars().count() > MAX_LABEL_CHARS) {
+            return Err(WorkshopError::LabelTooLong {
+                max: MAX_LABEL_CHARS,
+            });
+        }
+        let municipality = Municipality::parse(municipality)?;
+        Ok((municipality, self.deck(deck.trim())?))
+    }
+
+    /// Which position would be posted, or why not.
+    pub fn check_post(&self, channel: u64, which: Which) -> Result<(Session, Deck, u32)> {
+        let session = self.open_session(channel)?;
+        let deck = self.deck(&session.deck_id)?;
+        let rounds = self.inner.store.rounds_of(session.id)?;
+        let position = match which {
+            Which::Next => session::next_position(&deck, &rounds)?,
+            Which::Position(p) => p,
+        };
+        session::check_post(&deck, &rounds, position)?;
+        Ok((session, deck, position))
+    }
+
+    /// The open round of the channel's session.
+    pub fn check_close(&self, channel: u64) -> Result<(Session, Round)> {
+        let session = self.open_session(channel)?;
+        let round = self
+            .inner
+            .store
+            .rounds_of(session.id)?
+            .into_iter()
+            .find(Round::is_open)
+            .ok_or(WorkshopError::NoOpenRound)?;
+        Ok((session, round))
+    }
+
+    /// The round a room count goes to: the open one, else the last closed one.
+    pub fn check_room(&self, channel: u64) -> Result<(Session, Round)> {
+        let session = self.open_session(channel)?;
+        let rounds = self.inner.store.rounds_of(session.id)?;
+        let round = session::room_target(&rounds)
+            .cloned()
+            .ok_or(WorkshopError::NoRoundYet)?;
+        Ok((session, round))
+    }
+
+    pub fn check_end(&self, channel: u64) -> Result<Session> {
+        self.open_session(channel)
+    }
+
+    // ----- operations -----------------------------------------------------------------------
+
+    pub async fn start_session(
+        &self,
+        guild: u64,
+        channel: u64,
+        municipality: &str,
+        deck: &str,
+        label: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(Session, Deck)> {
+        let _guard = self.lock(channel).await;
+        let (municipality, deck) = self.check_start(channel, municipality, deck, label)?;
+        let session = self
+            .inner
+            .store
+            .create_session(NewSession {
+                municipality,
+                label: label
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from),
+                deck_id: deck.id.clone(),
+                deck_title: deck.title.clone(),
+                language: deck.language,
+                guild_id: guild,
+                channel_id: channel,
+                started_at: now,
+            })
+            .map_err(|err| match err {
+                StoreError::ChannelBusy { municipality, .. } => {
+                    WorkshopError::SessionOpen { municipality }
+                }
+                other => other.into(),
+            })?;
+        Ok((session, deck))
+    }
+
+    /// Post a statement: close the open round first, post the message, record the round,
+    /// add 🟩 and 🟥.
+    pub async fn post_statement(
+        &self,
+        channel: u64,
+        which: Which,
+        now: Timestamp,
+    ) -> Result<Posted> {
+        let _guard = self.lock(channel).await;
+        let (session, deck, position) = self.check_post(channel, which)?;
+        let closed = match self.open_round_of(&session)? {
+            Some(open) => Some(self.close_round(&session, open, now).await?),
+            None => None,
+        };
+        let statement = deck
+            .statement(position)
+            .expect("position was checked")
+            .clone();
+        let content = crate::messages::statement_message(
+            session.language,
+            position,
+            deck.len(),
+            &statement.text,
+        );
+        let message_id = self.inner.chat.post(channel, &content).await?;
+        let round = self.inner.store.open_round(NewRound {
+            session_id: session.id,
+            statement_id: statement.id.clone(),
+            position,
+            deck_size: deck.len(),
+            text: statement.text.clone(),
+            wording: statement.wording(),
+            channel_id: channel,
+            message_id,
+            opened_at: now,
+        })?;
+        self.inner.tally.opened(round.clone());
+        let mut reactions_missing = None;
+        for colour in Colour::BOTH {
+            if let Err(err) = self
+                .inner
+                .chat
+                .react(channel, message_id, colour.emoji())
+                .await
+            {
+                tracing::warn!(
+                    "could not add {} to statement message {message_id}: {err}",
+                    colour.emoji()
+                );
+                reactions_missing = Some(err);
+                break;
+            }
+        }
+        Ok(Posted {
+            session,
+            round,
+            closed,
+            reactions_missing,
+        })
+    }
+
+    /// Close the open round: reconcile with Discord's reaction lists, store the result, mark
+    /// the statement message closed.
+    pub async fn close_statement(&self, channel: u64, now: Timestamp) -> Result<(Session, Round)> {
+        let _guard = self.lock(channel).await;
+        let (session, round) = self.check_close(channel)?;
+        let closed = self.close_round(&session, round, now).await?;
+        Ok((session, closed))
+    }
+
+    /// Set the room count of the open round, or else of the last closed one.
+    pub async fn set_room(&self, channel: u64, room: Tally) -> Result<(Session, Round)> {
+        let _guard = self.lock(channel).await;
+        let (session, round) = self.check_room(channel)?;
+        let round = self.inner.store.set_room(round.id, room)?;
+        if !round.is_open() {
+            self.show_closed(&session, &round).await;
+        }
+        Ok((session, round))
+    }
+
+    /// End the session: close the open round (reconciled), then the session.
+    pub async fn end_session(&self, channel: u64, now: Timestamp) -> Result<Ended> {
+        let _guard = self.lock(channel).await;
+        let session = self.open_session(channel)?;
+        let closed = match self.open_round_of(&session)? {
+            Some(open) => Some(self.close_round(&session, open, now).await?),
+            None => None,
+        };
+        let session = self.inner.store.end_session(session.id, now)?;
+        let rounds = self.inner.store.rounds_of(session.id)?;
+        Ok(Ended {
+            session,
+            closed,
+            rounds,
+        })
+    }
+
+    /// Bring every open round in line with Discord's reaction lists: reactions made while
+    /// the bot was offline count, reactions removed while it was offline do not. Run whenever
+    /// the bot becomes ready (after the reaction forwarding is in place).
+    pub async fn reconcile_open_rounds(&self) -> Result<usize> {
+        let rounds = self.inner.store.open_rounds()?;
+        for round in &rounds {
+            // Queue the hold before reading the lists: reactions arriving meanwhile are
+            // replayed after the lists are applied.
+            self.inner.tally.hold(round.id);
+            let lists = self.fetch_lists(round).await;
+            self.inner.tally.resync(round.id, lists);
+        }
+        self.inner.tally.barrier().await?;
+        Ok(rounds.len())
+    }
+
+    /// Reconcile the round of one message (after someone removed all its reactions at once).
+    pub async fn reconcile_message(&self, message_id: u64) -> Result<()> {
+        let rounds = self.inner.store.open_rounds()?;
+        if let Some(round) = rounds.iter().find(|r| r.message_id == message_id) {
+            let _guard = self.lock(round.channel_id).await;
+            self.inner.tally.hold(round.id);
+            let lists = self.fetch_lists(round).await;
+            self.inner.tally.resync(round.id, lists);
+        }
+        Ok(())
+    }
+
+    fn open_round_of(&self, session: &Session) -> Result<Option<Round>> {
+        Ok(self
+            .inner
+            .store
+            .rounds_of(session.id)?
+            .into_iter()
+            .find(Round::is_open))
+    }
+
+    async fn close_round(&self, session: &Session, round: Round, now: Timestamp) -> Result<Round> {
+        let lists = self.fetch_lists(&round).await;
+        let closed = self.inner.tally.close(round.id, lists, now).await?;
+        self.show_closed(session, &closed).await;
+        Ok(closed)
+    }
+
+    /// Edit the statement message to show it is closed, with its result (best effort: the
+    /// result is stored either way).
+    async fn show_closed(&self, session: &Session, round: &Round) {
+        let content = crate::messages::closed_statement_message(session.language, round);
+        if let Err(err) = self
+            .inner
+            .chat
+            .edit(round.channel_id, round.message_id, &content)
+            .await
+        {
+            tracing::warn!(
+                "could not mark statement message {} closed: {err}",
+                round.message_id
+            );
+        }
+    }
+
+    /// Discord's reaction lists of a round's message; `None` (and a warning) when Discord
+    /// cannot be asked — the states the bot knows then stand.
+    async fn fetch_lists(&self, round: &Round) -> Option<ReactionLists> {
+        let chat = &self.inner.chat;
+        let (channel, message) = (round.channel_id, round.message_id);
+        let agree = chat
+            .reactions(channel, message, Colour::Agree.emoji())
+            .await;
+        let disagree = chat
+            .reactions(channel, message, Colour::Disagree.emoji())
+            .await;
+        match (agree, disagree) {
+            (Ok(agree), Ok(disagree)) => Some(ReactionLists { agree, disagree }),
+            (Err(err), _) | (_, Err(err)) => {
+                tracing::warn!(
+                    "could not read the reactions of statement message {message}; counting the votes seen: {err}"
+                );
+                None
+            }
+        }
+    }
+
+    /// The CSV export of every closed round.
+    pub fn export(&self) -> Result<String> {
+        let sessions = self.inner.store.sessions_with_rounds()?;
+        Ok(crate::domain::export::csv(&sessions))
+    }
+}
+
+#[cfg(test)]
+mod tests;
