@@ -39,12 +39,27 @@ pub enum Command {
     Decks,
     /// List the stored sessions.
     Sessions,
+    /// Run the Discord bot (needs DISCORD_TOKEN).
+    Run(RunArgs),
     /// Write the results of every closed round as CSV (counts only).
     Export {
         /// Write to this file instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Base URL of a Discord-compatible API instead of Discord, e.g. http://127.0.0.1:8080
+    #[arg(long, env = "DISCORD_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Register the commands in this guild only (shows instantly) instead of globally
+    #[arg(long, env = "STEMKAART_GUILD_ID", value_name = "ID")]
+    pub guild_id: Option<u64>,
+    /// Members with this role id may run the commands (besides Manage Server / Administrator)
+    #[arg(long, env = "STEMKAART_FACILITATOR_ROLE", value_name = "ROLE_ID")]
+    pub facilitator_role: Option<u64>,
 }
 
 /// Settings every subcommand shares, resolved: flag, then variable, then file, then default.
@@ -75,7 +90,9 @@ impl Common {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging("warn");
+    if !matches!(cli.command, Command::Run(_)) {
+        init_logging("warn");
+    }
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -98,10 +115,47 @@ pub fn init_logging(default: &str) {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let paths = cli.common.resolve()?;
     match cli.command {
+        Command::Run(args) => run_bot(paths, args),
         Command::Decks => list_decks(&paths.statements),
         Command::Sessions => list_sessions(&paths.db),
         Command::Export { out } => export_csv(&paths.db, out.as_deref()),
     }
+}
+
+/// Exit code for a missing or wrong setting.
+const SETTINGS_EXIT: u8 = 2;
+
+fn run_bot(paths: Paths, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let token = match std::env::var("DISCORD_TOKEN") {
+        Ok(token) if !token.trim().is_empty() => token.trim().to_string(),
+        _ => {
+            eprintln!("error: DISCORD_TOKEN is not set: put the bot token of your Discord application in it (see README)");
+            return Ok(ExitCode::from(SETTINGS_EXIT));
+        }
+    };
+    let api_url = match args.api_url.or(paths.file.api_url.clone()) {
+        Some(url) => match config::parse_api_url(&url) {
+            Ok(url) => Some(url),
+            Err(err) => {
+                eprintln!("error: {err}");
+                return Ok(ExitCode::from(SETTINGS_EXIT));
+            }
+        },
+        None => None,
+    };
+    let settings = crate::discord::Settings {
+        token,
+        api_url,
+        guild_id: args.guild_id.or(paths.file.guild_id),
+        facilitator_role: args.facilitator_role.or(paths.file.facilitator_role),
+        db: paths.db,
+        statements: paths.statements,
+        voter_key: std::env::var(crate::voter_key::KEY_ENV).ok(),
+    };
+    init_logging("info");
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(crate::discord::run(settings))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn list_decks(folder: &Path) -> anyhow::Result<ExitCode> {

@@ -4,6 +4,7 @@ pub mod charts;
 pub mod cli;
 pub mod config;
 pub mod decks;
+pub mod discord;
 pub mod domain;
 pub mod messages;
 pub mod sim;

@@ -82,6 +82,7 @@ enum Msg {
         reply: oneshot::Sender<Result<Round, StoreError>>,
     },
     Count(RoundId, oneshot::Sender<Option<OnlineCount>>),
+    Superseded(Cleanup, oneshot::Sender<bool>),
     Barrier(oneshot::Sender<()>),
 }
 
@@ -184,6 +185,16 @@ impl TallyHandle {
         answer.await.map_err(|_| TallyError::Stopped)
     }
 
+    /// Is `cleanup.colour` still the older of the participant's two colours? (Checked just
+    /// before removing it: they may have changed their mind again meanwhile.)
+    pub async fn still_superseded(&self, cleanup: Cleanup) -> Result<bool, TallyError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Msg::Superseded(cleanup, reply))
+            .map_err(|_| TallyError::Stopped)?;
+        answer.await.map_err(|_| TallyError::Stopped)
+    }
+
     /// Wait until everything queued before is applied and durable.
     pub async fn barrier(&self) -> Result<(), TallyError> {
         let (reply, answer) = oneshot::channel();
@@ -245,6 +256,9 @@ impl Task {
                     Msg::Count(round, reply) => {
                         let _ = reply.send(self.votes.get(&round).map(RoundVotes::count));
                     }
+                    Msg::Superseded(cleanup, reply) => {
+                        let _ = reply.send(self.superseded(&cleanup));
+                    }
                     Msg::Barrier(reply) => after_flush.push(reply),
                 }
             }
@@ -294,6 +308,16 @@ impl Task {
                 colour,
             });
         }
+    }
+
+    fn superseded(&self, cleanup: &Cleanup) -> bool {
+        let Some(round) = self.open.get(&cleanup.message_id) else {
+            return false;
+        };
+        let voter = self.key.pseudonym(cleanup.user_id);
+        self.votes
+            .get(round)
+            .is_some_and(|votes| votes.state(&voter).superseded() == Some(cleanup.colour))
     }
 
     fn release(&mut self, round: RoundId, changes: &mut Vec<(RoundId, Pseudonym, VoterState)>) {

@@ -134,6 +134,14 @@ struct Inner<C> {
 
 pub const MAX_LABEL_CHARS: usize = 100;
 
+/// The clock, read at the edge (the domain has time passed in).
+pub fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    Timestamp(i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
 impl<C: Chat> Workshop<C> {
     pub fn new(store: Store, tally: TallyHandle, chat: C, statements: PathBuf) -> Workshop<C> {
         Workshop {

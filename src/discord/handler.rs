@@ -1,0 +1,428 @@
+//! Gateway events: ready, interactions (slash commands and autocomplete), and the reaction
+//! forwarding that keeps votes in gateway order.
+
+use super::chat::{describe, SerenityChat};
+use super::cleanup::ManageMessages;
+use super::commands::{self, Command};
+use super::Settings;
+use crate::domain::session::Tally;
+use crate::domain::Language;
+use crate::messages::{self, reply_language};
+use crate::tally::RawReaction;
+use crate::workshop::{now, Which, Workshop, WorkshopError};
+use serenity::all::{
+    CollectorCallback, CommandInteraction, Context, CreateAttachment, CreateAutocompleteResponse,
+    CreateInteractionResponse, CreateInteractionResponseMessage, EditInteractionResponse, Event,
+    EventHandler, GuildId, Interaction, Permissions, RawEventHandler, Reaction, ReactionType,
+    Ready,
+};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+#[derive(Clone)]
+pub struct Bot {
+    /// Set once, before the client starts: the workshop needs the client's HTTP handle, and
+    /// the client needs this handler.
+    slot: Arc<OnceLock<Workshop<SerenityChat>>>,
+    guild_id: Option<u64>,
+    facilitator_role: Option<u64>,
+    pub manage: ManageMessages,
+    /// Which reaction forwarder is current: each ready installs a new one and retires the
+    /// one before (which may still be attached to a resumed shard).
+    forwarder: Arc<AtomicU64>,
+}
+
+/// A reply: text and maybe a file.
+pub struct Reply {
+    pub text: String,
+    pub file: Option<(Vec<u8>, String)>,
+}
+
+impl Reply {
+    fn text(text: String) -> Reply {
+        Reply { text, file: None }
+    }
+}
+
+impl Bot {
+    pub fn new(settings: &Settings) -> Bot {
+        Bot {
+            slot: Arc::new(OnceLock::new()),
+            guild_id: settings.guild_id,
+            facilitator_role: settings.facilitator_role,
+            manage: ManageMessages::default(),
+            forwarder: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    pub fn attach(&self, workshop: Workshop<SerenityChat>) {
+        if self.slot.set(workshop).is_err() {
+            panic!("the workshop is attached once");
+        }
+    }
+
+    fn workshop(&self) -> &Workshop<SerenityChat> {
+        self.slot
+            .get()
+            .expect("the workshop is attached before the client starts")
+    }
+
+    /// Forward reaction events to the vote task synchronously, in gateway order, before
+    /// serenity dispatches them to handlers (which run each in their own task, unordered).
+    fn forward_reactions(&self, ctx: &Context) {
+        let generation = self.forwarder.fetch_add(1, Ordering::SeqCst) + 1;
+        let current = self.forwarder.clone();
+        let workshop = self.workshop().clone();
+        ctx.shard
+            .add_collector(CollectorCallback(Box::new(move |event| {
+                if current.load(Ordering::SeqCst) != generation {
+                    return false;
+                }
+                match event {
+                    Event::ReactionAdd(add) => forward(&workshop, &add.reaction, true),
+                    Event::ReactionRemove(remove) => forward(&workshop, &remove.reaction, false),
+                    // Someone removed all reactions (or all of one emoji) at once: ask Discord.
+                    Event::ReactionRemoveAll(all) => resync(&workshop, all.message_id.get()),
+                    Event::ReactionRemoveEmoji(emoji) => {
+                        resync(&workshop, emoji.reaction.message_id.get())
+                    }
+                    _ => {}
+                }
+                true
+            })));
+    }
+
+    async fn register_commands(&self, ctx: &Context) {
+        let definitions = commands::definitions();
+        let result = match self.guild_id {
+            Some(guild) => GuildId::new(guild)
+                .set_commands(&ctx.http, definitions)
+                .await
+                .map(|c| format!("{} commands registered in guild {guild}", c.len())),
+            None => serenity::all::Command::set_global_commands(&ctx.http, definitions)
+                .await
+                .map(|c| {
+                    format!(
+                        "{} commands registered globally (Discord may take a while to show them)",
+                        c.len()
+                    )
+                }),
+        };
+        match result {
+            Ok(done) => tracing::info!("{done}"),
+            Err(err) => {
+                tracing::error!("could not register the slash commands: {}", describe(&err))
+            }
+        }
+    }
+
+    fn is_facilitator(&self, command: &CommandInteraction) -> bool {
+        let Some(member) = &command.member else {
+            return false;
+        };
+        let permissions = member.permissions.unwrap_or_else(Permissions::empty);
+        permissions.manage_guild()
+            || permissions.administrator()
+            || self
+                .facilitator_role
+                .is_some_and(|role| member.roles.iter().any(|r| r.get() == role))
+    }
+
+    async fn command(&self, ctx: &Context, command: CommandInteraction) {
+        let lang = reply_language(&command.locale);
+        let channel = command.channel_id.get();
+        if let Some(permissions) = command.app_permissions {
+            self.manage.set(channel, permissions.manage_messages());
+        }
+        let Some(guild) = command.guild_id.map(|g| g.get()) else {
+            let text = pick(
+                lang,
+                "Gebruik stemkaart in een kanaal van een server.",
+                "Use stemkaart in a server channel.",
+            );
+            return refuse(ctx, &command, text).await;
+        };
+        if !self.is_facilitator(&command) {
+            return refuse(ctx, &command, messages::not_a_facilitator(lang)).await;
+        }
+        let parsed = match commands::parse(&command.data.name, &command.data.options) {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                tracing::warn!("unexpected command data: {err}");
+                let text = pick(
+                    lang,
+                    &format!("Dit commando begrijp ik niet ({err}). Misschien is de registratie verouderd: herstart de bot."),
+                    &format!("I do not understand this command ({err}). The registration may be out of date: restart the bot."),
+                );
+                return refuse(ctx, &command, text).await;
+            }
+        };
+        let w = self.workshop();
+        match parsed {
+            Command::SessionStart {
+                municipality,
+                deck,
+                label,
+            } => {
+                let check = w.check_start(channel, &municipality, &deck, label.as_deref());
+                respond(ctx, &command, lang, false, check, async {
+                    let (session, deck) = w
+                        .start_session(
+                            guild,
+                            channel,
+                            &municipality,
+                            &deck,
+                            label.as_deref(),
+                            now(),
+                        )
+                        .await?;
+                    Ok(Reply::text(messages::session_started(
+                        lang,
+                        &session,
+                        deck.len(),
+                    )))
+                })
+                .await
+            }
+            Command::SessionEnd => {
+                respond(ctx, &command, lang, false, w.check_end(channel), async {
+                    let ended = w.end_session(channel, now()).await?;
+                    Ok(Reply::text(messages::session_ended(lang, &ended)))
+                })
+                .await
+            }
+            Command::StatementNext | Command::StatementPost { .. } => {
+                let which = match parsed {
+                    Command::StatementPost { number } => Which::Position(number),
+                    _ => Which::Next,
+                };
+                respond(
+                    ctx,
+                    &command,
+                    lang,
+                    true,
+                    w.check_post(channel, which),
+                    async {
+                        let posted = w.post_statement(channel, which, now()).await?;
+                        Ok(Reply::text(messages::posted(lang, &posted)))
+                    },
+                )
+                .await
+            }
+            Command::StatementClose => {
+                respond(ctx, &command, lang, false, w.check_close(channel), async {
+                    let (_, round) = w.close_statement(channel, now()).await?;
+                    Ok(Reply::text(messages::closed(lang, &round)))
+                })
+                .await
+            }
+            Command::Room { agree, disagree } => {
+                respond(ctx, &command, lang, false, w.check_room(channel), async {
+                    let (_, round) = w.set_room(channel, Tally::new(agree, disagree)).await?;
+                    Ok(Reply::text(messages::room_set(lang, &round)))
+                })
+                .await
+            }
+            Command::Results | Command::Compare { .. } => {
+                let text = pick(
+                    lang,
+                    "Grafieken zijn er nog niet in deze versie; gebruik /export voor de cijfers.",
+                    "Charts are not in this version yet; use /export for the numbers.",
+                );
+                refuse(ctx, &command, text).await
+            }
+            Command::Export => {
+                respond(ctx, &command, lang, true, Ok(()), async {
+                    let csv = w.export()?;
+                    let rows = csv.lines().count().saturating_sub(1);
+                    let name = format!("stemkaart-export-{}.csv", now().date_iso());
+                    Ok(Reply {
+                        text: messages::export_ready(lang, rows),
+                        file: Some((csv.into_bytes(), name)),
+                    })
+                })
+                .await
+            }
+        }
+    }
+
+    async fn autocomplete(&self, ctx: &Context, command: CommandInteraction) {
+        let Some(focused) = command.data.autocomplete() else {
+            return;
+        };
+        let typed = focused.value.trim().to_lowercase();
+        let mut response = CreateAutocompleteResponse::new();
+        if focused.name == "deck" {
+            if let Ok(set) = self.workshop().decks() {
+                for deck in set
+                    .decks
+                    .values()
+                    .filter(|d| d.id.contains(&typed) || d.title.to_lowercase().contains(&typed))
+                    .take(25)
+                {
+                    let name: String = format!("{} — {} ({})", deck.id, deck.title, deck.len())
+                        .chars()
+                        .take(100)
+                        .collect();
+                    response = response.add_string_choice(name, deck.id.clone());
+                }
+            }
+        }
+        if let Err(err) = command
+            .create_response(&ctx.http, CreateInteractionResponse::Autocomplete(response))
+            .await
+        {
+            tracing::debug!("autocomplete answer failed: {}", describe(&err));
+        }
+    }
+}
+
+fn pick(lang: Language, nl: &str, en: &str) -> String {
+    match lang {
+        Language::Nl => nl.to_string(),
+        Language::En => en.to_string(),
+    }
+}
+
+fn forward(workshop: &Workshop<SerenityChat>, reaction: &Reaction, added: bool) {
+    let Some(user) = reaction.user_id else {
+        return;
+    };
+    let emoji = match &reaction.emoji {
+        ReactionType::Unicode(name) => name.clone(),
+        _ => String::new(), // custom emoji never count
+    };
+    workshop.tally().reaction(RawReaction {
+        channel_id: reaction.channel_id.get(),
+        message_id: reaction.message_id.get(),
+        user_id: user.get(),
+        user_is_bot: reaction.member.as_ref().is_some_and(|m| m.user.bot),
+        emoji,
+        added,
+    });
+}
+
+fn resync(workshop: &Workshop<SerenityChat>, message_id: u64) {
+    let workshop = workshop.clone();
+    tokio::spawn(async move {
+        if let Err(err) = workshop.reconcile_message(message_id).await {
+            tracing::warn!("could not reconcile message {message_id}: {err}");
+        }
+    });
+}
+
+/// An immediate private answer (refusals and mistakes).
+async fn refuse(ctx: &Context, command: &CommandInteraction, text: String) {
+    let message = CreateInteractionResponseMessage::new()
+        .content(text)
+        .ephemeral(true);
+    if let Err(err) = command
+        .create_response(&ctx.http, CreateInteractionResponse::Message(message))
+        .await
+    {
+        tracing::warn!(
+            "could not answer /{}: {}",
+            command.data.name,
+            describe(&err)
+        );
+    }
+}
+
+/// Answer a command: a failed `check` (cheap and local) is refused privately at once;
+/// otherwise the answer is deferred (so slow work never misses Discord's 3 seconds) and the
+/// result of `work` replaces it — publicly, or privately when `ephemeral`.
+async fn respond<T>(
+    ctx: &Context,
+    command: &CommandInteraction,
+    lang: Language,
+    ephemeral: bool,
+    check: Result<T, WorkshopError>,
+    work: impl Future<Output = Result<Reply, WorkshopError>>,
+) {
+    if let Err(err) = check {
+        log_if_internal(&err);
+        return refuse(ctx, command, messages::error(lang, &err)).await;
+    }
+    let defer = CreateInteractionResponse::Defer(
+        CreateInteractionResponseMessage::new().ephemeral(ephemeral),
+    );
+    if let Err(err) = command.create_response(&ctx.http, defer).await {
+        tracing::warn!(
+            "could not acknowledge /{}: {}",
+            command.data.name,
+            describe(&err)
+        );
+        return;
+    }
+    let reply = match work.await {
+        Ok(reply) => reply,
+        Err(err) => {
+            log_if_internal(&err);
+            Reply::text(messages::error(lang, &err))
+        }
+    };
+    let mut edit = EditInteractionResponse::new().content(reply.text);
+    if let Some((bytes, name)) = reply.file {
+        edit = edit.new_attachment(CreateAttachment::bytes(bytes, name));
+    }
+    if let Err(err) = command.edit_response(&ctx.http, edit).await {
+        tracing::warn!(
+            "could not answer /{}: {}",
+            command.data.name,
+            describe(&err)
+        );
+    }
+}
+
+fn log_if_internal(err: &WorkshopError) {
+    match err {
+        WorkshopError::Store(_) | WorkshopError::Tally(_) | WorkshopError::Decks(_) => {
+            tracing::error!("{err}")
+        }
+        WorkshopError::Chat(_) => tracing::warn!("{err}"),
+        _ => {}
+    }
+}
+
+#[serenity::async_trait]
+impl EventHandler for Bot {
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        tracing::info!("connected to Discord as {}", ready.user.name);
+        self.workshop().tally().ready(ready.user.id.get());
+        self.forward_reactions(&ctx);
+        self.register_commands(&ctx).await;
+        match self.workshop().reconcile_open_rounds().await {
+            Ok(0) => tracing::info!("ready: no open rounds"),
+            Ok(n) => {
+                tracing::info!("ready: {n} open round(s) reconciled with Discord's reaction lists")
+            }
+            Err(err) => tracing::error!("could not reconcile the open rounds: {err}"),
+        }
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        match interaction {
+            Interaction::Command(command) => self.command(&ctx, command).await,
+            Interaction::Autocomplete(command) => self.autocomplete(&ctx, command).await,
+            _ => {}
+        }
+    }
+}
+
+/// Notices gateway payloads serenity could not read: it turns them into unknown events and
+/// drops them without running any handler, which would silently lose votes or commands.
+pub struct Watch;
+
+#[serenity::async_trait]
+impl RawEventHandler for Watch {
+    async fn raw_event(&self, _ctx: Context, event: Event) {
+        if let Event::Unknown(unknown) = event {
+            // Only the event type: the payload may hold user ids.
+            tracing::warn!(
+                "gateway event {} not understood by serenity; dropped",
+                unknown.kind
+            );
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The bot on Discord: serenity glue around the [`Workshop`](crate::workshop::Workshop).
+//!
+//! Invariant: only this module (and `sim`, which plays Discord's part) knows about serenity.
+//!
+//! - `commands`: registration and parsing of the slash commands;
+//! - `handler`: ready (forward reactions, register commands, reconcile), interactions;
+//! - `chat`: the workshop's Discord calls over serenity's HTTP client;
+//! - `cleanup`: best-effort removal of superseded reactions.
+
+pub mod chat;
+pub mod cleanup;
+pub mod commands;
+mod handler;
+
+use crate::store::Store;
+use crate::tally::TallyHandle;
+use crate::voter_key::VoterKey;
+use crate::workshop::Workshop;
+use anyhow::Context as _;
+use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
+use std::path::PathBuf;
+use tokio::sync::mpsc;
+
+/// What `stemkaart run` needs.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub token: String,
+    /// Base URL of a Discord-compatible API (tests, the demo); `None` for Discord itself.
+    pub api_url: Option<String>,
+    /// Register the commands in this guild only (instant) instead of globally.
+    pub guild_id: Option<u64>,
+    /// Members with this role may run the commands, besides Manage Server / Administrator.
+    pub facilitator_role: Option<u64>,
+    pub db: PathBuf,
+    pub statements: PathBuf,
+    /// `STEMKAART_VOTER_KEY`, when set.
+    pub voter_key: Option<String>,
+}
+
+/// The only gateway intents the bot asks for: no privileged intent.
+pub fn intents() -> GatewayIntents {
+    GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGE_REACTIONS
+}
+
+/// Run the bot until it is stopped (Ctrl-C or SIGTERM) or Discord refuses it.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let store = Store::open(&settings.db)?;
+    let key = VoterKey::load(&settings.db, settings.voter_key.as_deref())?;
+    store.check_voter_key(&key)?;
+    let decks = crate::decks::load_folder(&settings.statements)?;
+    for problem in &decks.problems {
+        tracing::warn!("deck problem (this deck cannot be used until fixed): {problem}");
+    }
+    tracing::info!(
+        "database {}, {} deck(s) in {}",
+        settings.db.display(),
+        decks.decks.len(),
+        settings.statements.display()
+    );
+
+    let mut http = HttpBuilder::new(&settings.token);
+    if let Some(base) = &settings.api_url {
+        // serenity's rate limiter builds its own URLs to discord.com and ignores the proxy, so
+        // it is turned off only when talking to a Discord-compatible server.
+        http = http.proxy(base.as_str()).ratelimiter_disabled(true);
+        tracing::info!("using the Discord-compatible API at {base}");
+    }
+    let bot = handler::Bot::new(&settings);
+    let mut client = ClientBuilder::new_with_http(http.build(), intents())
+        .event_handler(bot.clone())
+        .raw_event_handler(handler::Watch)
+        .await
+        .context("cannot set up the Discord client")?;
+    let http = client.http.clone();
+
+    let (cleanup_tx, cleanup_rx) = mpsc::channel(1024);
+    let tally = TallyHandle::start(store.clone(), key, Some(cleanup_tx))?;
+    let chat = chat::SerenityChat { http: http.clone() };
+    let workshop = Workshop::new(
+        store.clone(),
+        tally.clone(),
+        chat,
+        settings.statements.clone(),
+    );
+    tokio::spawn(cleanup::run(
+        http,
+        tally.clone(),
+        bot.manage.clone(),
+        cleanup_rx,
+    ));
+    // Events only flow once the client starts, below.
+    bot.attach(workshop);
+
+    let shards = client.shard_manager.clone();
+    let result = tokio::select! {
+        result = client.start() => result.map_err(|err| anyhow::anyhow!(
+            "Discord connection ended: {err} (check DISCORD_TOKEN{})",
+            if settings.api_url.is_some() { " and DISCORD_API_URL" } else { "" }
+        )),
+        () = shutdown_signal() => {
+            tracing::info!("stopping");
+            shards.shutdown_all().await;
+            Ok(())
+        }
+    };
+    // Everything counted so far is on disk before the process ends.
+    tally.barrier().await.ok();
+    store.flush()?;
+    result
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
