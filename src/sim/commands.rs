@@ -43,13 +43,7 @@ fn check_str(
     match v {
         Some(Value::String(s)) => {
             let n = s.chars().count();
-            if n < min {
-                errs.add(
-                    path,
-                    "BASE_TYPE_BAD_LENGTH",
-                    format!("Must be between {min} and {max} in length."),
-                );
-            } else if n > max {
+            if n < min || n > max {
                 errs.add(
                     path,
                     "BASE_TYPE_BAD_LENGTH",

@@ -122,7 +122,7 @@ fn validate_embed(errs: &mut FormErrors, idx: usize, e: &Value) -> usize {
         total += max_len(errs, &at(&["description"]), d, 4096);
     }
     if let Some(c) = o.get("color") {
-        if !c.is_null() && c.as_u64().is_none_or_gt(0xFF_FFFF) {
+        if !c.is_null() && c.as_u64().map_or(true, |v| v > 0xFF_FFFF) {
             errs.add(
                 &at(&["color"]),
                 "NUMBER_TYPE_MAX",
@@ -195,15 +195,6 @@ fn validate_embed(errs: &mut FormErrors, idx: usize, e: &Value) -> usize {
         }
     }
     total
-}
-
-trait GtExt {
-    fn is_none_or_gt(self, max: u64) -> bool;
-}
-impl GtExt for Option<u64> {
-    fn is_none_or_gt(self, max: u64) -> bool {
-        self.map_or(true, |v| v > max)
-    }
 }
 
 /// Discord's normalisation of a stored embed, resolving `attachment://` URLs.

@@ -172,7 +172,7 @@ pub(crate) fn guild_base(st: &State) -> Value {
         "icon_hash": null,
         "splash": null,
         "discovery_splash": null,
-        "owner_id": st.config.guild_owner_id.unwrap_or(st.guild_id >> 1).to_string(),
+        "owner_id": owner_id(st).to_string(),
         "afk_channel_id": null,
         "afk_timeout": 300,
         "widget_enabled": false,
@@ -278,6 +278,49 @@ pub(crate) fn attachment_url(st: &State, channel_id: u64, a: &AttachmentRec) -> 
         "{}/attachments/{}/{}/{}",
         st.base_url, channel_id, a.id, a.filename
     )
+}
+
+/// The application (`GET /oauth2/applications/@me`, `GET /applications/@me`).
+pub(crate) fn application(st: &State) -> Value {
+    let owner = owner_id(st);
+    json!({
+        "id": st.app_id.to_string(),
+        "name": st.config.bot_name,
+        "icon": null,
+        "description": "",
+        "summary": "",
+        "type": null,
+        "hook": true,
+        "bot_public": false,
+        "bot_require_code_grant": false,
+        "verify_key": format!("{:016x}{:016x}{:016x}{:016x}", st.app_id, st.guild_id, st.app_id ^ st.guild_id, st.bot_id.rotate_left(7)),
+        "flags": 1u64 << 23,
+        "owner": {
+            "id": owner.to_string(),
+            "username": "eigenaar",
+            "avatar": null,
+            "discriminator": "0",
+            "public_flags": 0,
+            "flags": 0,
+            "global_name": "Eigenaar",
+        },
+        "team": null,
+        "is_monetized": false,
+        "redirect_uris": [],
+        "interactions_endpoint_url": null,
+        "role_connections_verification_url": null,
+        "approximate_guild_count": 1,
+        "approximate_user_install_count": 0,
+        "integration_types_config": {"0": {}},
+        "tags": [],
+        "rpc_origins": [],
+        "bot": user(st.bot()),
+    })
+}
+
+/// The guild (and application) owner.
+pub(crate) fn owner_id(st: &State) -> u64 {
+    st.owner_id
 }
 
 /// A message object as returned by the REST API (no `guild_id`/`member`, like Discord's REST).

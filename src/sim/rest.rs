@@ -296,7 +296,8 @@ async fn route(shared: &Shared, req: Request) -> Result<Ok_> {
     let public = api == ["gateway"];
     let expected = format!("Bot {}", shared.lock().config.token);
     let auth_ok = auth.as_deref() == Some(expected.as_str());
-    if !public && !auth_ok && !(token_route && auth.is_none()) {
+    let token_in_path = token_route && auth.is_none();
+    if !(public || auth_ok || token_in_path) {
         return Err(ApiError::unauthorized());
     }
     let body = read_body(req).await?;
@@ -327,6 +328,9 @@ async fn route(shared: &Shared, req: Request) -> Result<Ok_> {
             u["email"] = Value::Null;
             u["locale"] = json!("en-US");
             Ok(Ok_::Json(200, u))
+        }
+        ["oauth2", "applications", "@me"] | ["applications", "@me"] if get => {
+            Ok(Ok_::Json(200, payloads::application(st)))
         }
         ["users", id] if get => {
             let id = snowflake(id, "user_id")?;
@@ -961,7 +965,7 @@ fn interaction_callback(
                     ephemeral_allowed: true,
                 },
             )
-            .map_err(|e| nest_under_data(e))?;
+            .map_err(nest_under_data)?;
             message_id = Some(msg.id);
             st.insert_message(msg);
             IResponse::Message

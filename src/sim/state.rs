@@ -271,6 +271,8 @@ pub(crate) struct State {
     pub guild_id: u64,
     pub app_id: u64,
     pub bot_id: u64,
+    /// Owner of the guild and the application (not a member the tests act as).
+    pub owner_id: u64,
     pub guild_created_ms: u64,
     pub snowflakes: Snowflakes,
     pub users: HashMap<u64, UserRec>,
@@ -303,12 +305,16 @@ impl State {
         let guild_id = Snowflakes::past(400, 1500);
         let app_id = Snowflakes::past(30, 300);
         let bot_id = app_id; // bots created with an application share its id
+        let owner_id = config
+            .guild_owner_id
+            .unwrap_or_else(|| Snowflakes::past(1500, 3000));
         let mut st = State {
             config,
             base_url,
             guild_id,
             app_id,
             bot_id,
+            owner_id,
             guild_created_ms: snowflake_ms(guild_id),
             snowflakes: Snowflakes::new(),
             users: HashMap::new(),
