@@ -559,8 +559,10 @@ pub(crate) fn invocation(
         "id": cmd.id.to_string(),
         "name": cmd.name(),
         "type": 1,
-        "options": options_json,
     });
+    if options_json.as_array().is_some_and(|a| !a.is_empty()) {
+        data["options"] = options_json;
+    }
     if let Some(g) = cmd.guild_id {
         data["guild_id"] = json!(g.to_string());
     }

@@ -587,6 +587,7 @@ impl Sim {
                 loading: false,
                 answered: false,
                 followups: Vec::new(),
+                errors: Vec::new(),
             },
         );
         st.interaction_tokens.insert(token, id);
@@ -599,6 +600,15 @@ impl Sim {
         drop(st);
         self.shared().notify();
         Ok(id)
+    }
+
+    /// `"; refused: ..."` listing the interaction's refused calls, or `""`.
+    fn interaction_errors(&self, id: u64) -> String {
+        let st = self.lock();
+        match st.interactions.get(&id) {
+            Some(r) if !r.errors.is_empty() => format!("; refused: {}", r.errors.join("; ")),
+            _ => String::new(),
+        }
     }
 
     /// Wait for the first callback of interaction `id` (Discord's deadline plus a grace period
@@ -618,8 +628,9 @@ impl Sim {
                 "/{command}: the callback came after Discord's deadline and was refused (10062)"
             ),
             None => bail!(
-                "/{command}: no interaction callback within {:?} (Discord: \"The application did not respond\")",
-                deadline - CALLBACK_GRACE
+                "/{command}: no accepted interaction callback within {:?} (Discord: \"The application did not respond\"){}",
+                deadline - CALLBACK_GRACE,
+                self.interaction_errors(id)
             ),
         }
     }
@@ -660,7 +671,10 @@ impl Sim {
                 self.wait_for(defer_timeout, |st| st.interactions[&id].answered.then_some(()))
                     .await
                     .ok_or_else(|| {
-                        anyhow!("/{command}: deferred, but @original was not edited within {defer_timeout:?}")
+                        anyhow!(
+                            "/{command}: deferred, but @original was not edited within {defer_timeout:?}{}",
+                            self.interaction_errors(id)
+                        )
                     })?;
                 true
             }

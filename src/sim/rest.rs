@@ -535,17 +535,29 @@ async fn route(shared: &Shared, req: Request) -> Result<Ok_> {
 
         // ---- interactions
         ["interactions", id, token, "callback"] if post => {
-            interaction_callback(st, id, token, &body, &query)
+            let r = interaction_callback(st, id, token, &body, &query);
+            if let (Err(e), Ok(iid)) = (&r, id.parse::<u64>()) {
+                note_error(st, iid, "POST callback", e);
+            }
+            r
         }
         ["interactions", _, _, "callback"] => m405(),
         ["webhooks", app, token] if post => {
             let iid = webhook_interaction(st, app, token)?;
-            followup(st, iid, &body)
+            let r = followup(st, iid, &body);
+            if let Err(e) = &r {
+                note_error(st, iid, "POST follow-up", e);
+            }
+            r
         }
         ["webhooks", _, _] => m405(),
         ["webhooks", app, token, "messages", which] => {
             let iid = webhook_interaction(st, app, token)?;
-            webhook_message(st, &method, iid, which, &body)
+            let r = webhook_message(st, &method, iid, which, &body);
+            if let Err(e) = &r {
+                note_error(st, iid, &format!("{method} messages/{which}"), e);
+            }
+            r
         }
 
         _ => Err(ApiError::not_found()),
@@ -921,6 +933,13 @@ fn command_one(
 }
 
 // ---------------------------------------------------------------- interactions
+
+/// Remember a refused interaction call, for [`super::Sim::command`]'s error messages.
+fn note_error(st: &mut State, iid: u64, what: &str, e: &ApiError) {
+    if let Some(r) = st.interactions.get_mut(&iid) {
+        r.errors.push(format!("{what} → {} {}", e.status, e.body));
+    }
+}
 
 fn interaction_callback(
     st: &mut State,

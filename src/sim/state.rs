@@ -246,6 +246,8 @@ pub(crate) struct InteractionRec {
     /// The final answer exists (type 4 message, or first edit after a defer).
     pub answered: bool,
     pub followups: Vec<u64>,
+    /// Refused calls for this interaction (`"POST callback → 400 {...}"`), for diagnostics.
+    pub errors: Vec<String>,
 }
 
 /// What a connection task writes to its websocket.

@@ -105,9 +105,9 @@ impl Recorder {
         self.events.lock().unwrap().iter().filter(|e| f(e)).count()
     }
 
-    /// The n-th (0-based) command interaction received.
+    /// The n-th (0-based) command interaction received (in socket order).
     async fn command(&self, n: usize) -> CommandInteraction {
-        self.wait("a command interaction", |evs| {
+        self.wait_ordered("a command interaction", |evs| {
             evs.iter()
                 .filter_map(|e| match e {
                     Event::InteractionCreate(i) => match &i.interaction {
@@ -323,9 +323,21 @@ async fn ready_guild_create_commands_and_interactions() {
         .unwrap_err();
     assert_eq!(discord_code(&bad), Some((400, 50035)));
 
-    let host = sim
-        .user("host")
-        .permissions(perms::MEMBER_DEFAULT | perms::MANAGE_GUILD);
+    // Roles and channels created while the bot is online are dispatched (and parse).
+    let host_role = sim.new_role("gastheer", perms::MANAGE_GUILD);
+    let results = sim.new_channel("uitslagen");
+    bot.rec
+        .wait("GUILD_ROLE_CREATE and CHANNEL_CREATE", |evs| {
+            let role = evs
+                .iter()
+                .any(|e| matches!(e, Event::GuildRoleCreate(r) if r.role.id.get() == host_role));
+            let chan = evs
+                .iter()
+                .any(|e| matches!(e, Event::ChannelCreate(c) if c.channel.id.get() == results));
+            (role && chan).then_some(())
+        })
+        .await;
+    let host = sim.user("host").role(host_role);
     let guest = sim.user("guest").locale("en-GB");
 
     // The registration contract: unknown commands/options and wrong types are refused.
@@ -377,6 +389,7 @@ async fn ready_guild_create_commands_and_interactions() {
         assert_eq!(cmd.data.name, "session");
         assert_eq!(cmd.locale, "nl");
         assert_eq!(cmd.member.as_ref().unwrap().user.name, "host");
+        assert_eq!(cmd.member.as_ref().unwrap().roles[0].get(), host_role);
         assert!(cmd
             .member
             .as_ref()
@@ -858,6 +871,17 @@ async fn a_late_interaction_callback_gets_10062() {
     let user = sim.user("traag");
     let http = bot.http.clone();
     let rec = bot.rec.clone();
+    let empty = tokio::spawn(async move {
+        let cmd = rec.command(1).await;
+        cmd.create_response(
+            &http,
+            CreateInteractionResponse::Message(CreateInteractionResponseMessage::new()),
+        )
+        .await
+        .unwrap_err()
+    });
+    let http = bot.http.clone();
+    let rec = bot.rec.clone();
     let late = tokio::spawn(async move {
         let cmd = rec.command(0).await;
         tokio::time::sleep(Duration::from_millis(3300)).await;
@@ -870,11 +894,16 @@ async fn a_late_interaction_callback_gets_10062() {
         .await
         .unwrap_err()
     });
-    let err = sim
-        .command(channel, &user, "chart", json!({}))
-        .await
-        .unwrap_err();
+    let (late_reply, empty_reply) = tokio::join!(
+        sim.command(channel, &user, "chart", json!({})),
+        sim.command(channel, &user, "chart", json!({})),
+    );
+    let err = late_reply.unwrap_err();
     let err_bot = late.await.unwrap();
+    // An invalid callback is refused (50006) and explained in Sim::command's error.
+    assert_eq!(discord_code(&empty.await.unwrap()), Some((400, 50006)));
+    let text = format!("{:#}", empty_reply.unwrap_err());
+    assert!(text.contains("50006"), "{text}");
     assert_eq!(discord_code(&err_bot), Some((404, 10062)));
     let text = format!("{err:#}");
     assert!(
