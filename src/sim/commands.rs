@@ -668,7 +668,7 @@ fn typed_value(
                     insert("members", id, m);
                 }
                 OPT_ROLE | OPT_MENTIONABLE if role.is_some() => {
-                    insert("roles", id, payloads::role(st, role.expect("checked")));
+                    insert("roles", id, payloads::role(role.expect("checked")));
                 }
                 OPT_CHANNEL if channel.is_some() => {
                     let c = channel.expect("checked");

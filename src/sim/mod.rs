@@ -19,6 +19,28 @@
 //!   registered definitions.
 //! - `payloads.rs`: the JSON objects on the wire (user, member, guild, message, interaction).
 //!
+//! Typical use (a serenity client in-process; the demo runs the real bot binary instead):
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use std::time::Duration;
+//! use stemkaart::sim::Sim;
+//!
+//! let sim = Sim::start().await?;
+//! let channel = sim.new_channel("stemmen");
+//! // ... start the bot with DISCORD_API_URL = sim.base_url(), token = sim.token() ...
+//! sim.wait_ready(1, Duration::from_secs(30)).await?;
+//! sim.wait_commands(Duration::from_secs(30)).await?;
+//! let host = sim.user("host").permissions(stemkaart::sim::perms::ADMINISTRATOR);
+//! let reply = sim
+//!     .command(channel, &host, "session start", serde_json::json!({"municipality": "Arnhem"}))
+//!     .await?;
+//! let poll = sim.messages(channel).last().map(|m| m.id).unwrap_or(reply.message_id);
+//! sim.react(channel, poll, &sim.user("kiezer"), "🟩").await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! What is deliberately *not* simulated: rate limits (no 429s), zlib/ETF encodings, sharding,
 //! message content of users (the bot has no message intent), voice, threads, DMs.
 
@@ -437,7 +459,7 @@ impl Sim {
             position,
             managed_by_bot: None,
         };
-        let d = json!({"guild_id": st.guild_id.to_string(), "role": payloads::role(&st, &role)});
+        let d = json!({"guild_id": st.guild_id.to_string(), "role": payloads::role(&role)});
         st.roles.push(role);
         st.dispatch("GUILD_ROLE_CREATE", d, Some(state::intents::GUILDS));
         drop(st);

@@ -76,7 +76,7 @@ pub(crate) fn split_custom_emoji(key: &str) -> Option<(&str, u64)> {
     Some((name, id))
 }
 
-pub(crate) fn role(st: &State, r: &RoleRec) -> Value {
+pub(crate) fn role(r: &RoleRec) -> Value {
     let mut v = json!({
         "id": r.id.to_string(),
         "name": r.name,
@@ -95,7 +95,6 @@ pub(crate) fn role(st: &State, r: &RoleRec) -> Value {
     if let Some(bot) = r.managed_by_bot {
         v["tags"] = json!({"bot_id": bot.to_string()});
     }
-    let _ = st;
     v
 }
 
@@ -180,7 +179,7 @@ pub(crate) fn guild_base(st: &State) -> Value {
         "verification_level": 1,
         "default_message_notifications": 1,
         "explicit_content_filter": 2,
-        "roles": st.roles.iter().map(|r| role(st, r)).collect::<Vec<_>>(),
+        "roles": st.roles.iter().map(role).collect::<Vec<_>>(),
     });
     let more = json!({
         "emojis": [],

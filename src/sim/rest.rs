@@ -186,6 +186,7 @@ pub(crate) async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Reque
         }
         Err(e) => (e.status, json_response(e.status, &e.body)),
     };
+    tracing::debug!(target: "stemkaart::sim", "{method} {path}?{query} → {status}");
     shared.lock().record_call(Call {
         method,
         path,
@@ -376,7 +377,7 @@ async fn route(shared: &Shared, req: Request) -> Result<Ok_> {
         }
         ["guilds", g, "roles"] if get => {
             guild_check(st, g)?;
-            let v: Vec<Value> = st.roles.iter().map(|r| payloads::role(st, r)).collect();
+            let v: Vec<Value> = st.roles.iter().map(payloads::role).collect();
             Ok(Ok_::Json(200, json!(v)))
         }
         ["guilds", g, "members", u] if get => {

@@ -1053,3 +1053,18 @@ async fn auth_unknown_routes_and_gateway_token() {
     assert!(res.is_err());
     assert_eq!(sim2.ready_count(), 0);
 }
+
+/// The test API's futures can be spawned (they hold no lock across `.await`).
+#[allow(dead_code)]
+fn sim_futures_are_send(sim: Sim, user: stemkaart::sim::SimUser) {
+    fn send<T: Send + 'static>(_: T) {}
+    send(async move {
+        let _ = sim.wait_ready(1, WAIT).await;
+        let _ = sim.wait_commands(WAIT).await;
+        let _ = sim.command(1, &user, "x", json!({})).await;
+        let _ = sim.autocomplete(1, &user, "x", json!({}), "y").await;
+        let _ = sim.react(1, 2, &user, "🟩").await;
+        let _ = sim.unreact(1, 2, &user, "🟩").await;
+        sim.drop_gateway().await;
+    });
+}
