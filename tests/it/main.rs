@@ -1,4 +1,6 @@
 //! Integration tests: the real `stemkaart` binary and library, one test binary.
 
+mod bot;
 mod cli;
+mod harness;
 mod sim;
