@@ -10,12 +10,13 @@
 //! all changed voter states with one flush ([`Store::apply_votes`]): durability costs one
 //! fsync per batch, not per vote. A vote counts once that flush returned.
 //!
-//! Reconciling while a round stays open (after the bot was offline) is done in two steps so
-//! that no event is lost or applied twice: [`TallyHandle::hold`] is queued *before* the
-//! reaction lists are fetched; reactions of that round queued after it are held back; then
-//! [`TallyHandle::resync`] applies the lists and replays what was held. Closing needs no hold:
-//! [`TallyHandle::close`] is queued after the lists were fetched, applies what came before,
-//! then the lists (presence follows Discord), and fixes the result.
+//! Reconciling with Discord's reaction lists is done in two steps so that the lists are never
+//! applied to a state newer than they are: [`TallyHandle::hold`] is queued *before* the lists
+//! are fetched; reactions of that round queued after it are held back; then
+//! [`TallyHandle::resync`] (the round stays open) or [`TallyHandle::close`] applies the lists
+//! to the state as of the hold and replays what was held. Replaying a reaction the lists
+//! already show changes nothing but its order, which the replay gets right. (Applying lists
+//! read earlier to a later state would mistake a colour removed in between for one added.)
 //!
 //! Raw user ids live only in memory here: they are turned into pseudonyms before anything is
 //! stored, and passed on (never stored) to the best-effort cleanup of superseded reactions.
@@ -155,9 +156,10 @@ impl TallyHandle {
         let _ = self.tx.send(Msg::Resync(round, lists));
     }
 
-    /// Close a round: apply everything queued before, then the reaction lists (fetched just
-    /// before; `None` when Discord could not be asked: the known states count), then store the
-    /// result. Returns the closed round once it is durable.
+    /// Close a round: apply the reaction lists (fetched after [`TallyHandle::hold`]; `None`
+    /// when Discord could not be asked: the known states count) and the reactions held since,
+    /// then store the result. Reactions queued after this do not count. Returns the closed
+    /// round once it is durable.
     pub async fn close(
         &self,
         round: RoundId,
@@ -365,10 +367,12 @@ impl Task {
                 _ => Err(StoreError::NoSuchRound(round)),
             };
         }
-        self.release(round, changes);
+        // The lists were read after the hold: apply them to the state as of the hold, then
+        // what arrived since (see the module doc).
         if let Some(lists) = &lists {
             self.reconcile(round, lists, changes);
         }
+        self.release(round, changes);
         let count = self
             .votes
             .get(&round)

@@ -443,6 +443,7 @@ impl<C: Chat> Workshop<C> {
     }
 
     async fn close_round(&self, session: &Session, round: Round, now: Timestamp) -> Result<Round> {
+        self.inner.tally.hold(round.id);
         let lists = self.fetch_lists(&round).await;
         let closed = self.inner.tally.close(round.id, lists, now).await?;
         self.show_closed(session, &closed).await;

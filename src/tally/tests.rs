@@ -168,12 +168,13 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     /// Random reactions by several users, the bot itself, another bot and other emoji, with a
-    /// close in the middle: the stored result equals the reference model at the moment of
-    /// closing, and nothing after the close changes it.
+    /// close in the middle, done as the bot does it: hold, read the lists while reactions keep
+    /// coming, close. The stored result equals the reference model at the moment the close is
+    /// applied, and nothing after it changes the result.
     #[test]
     fn stored_result_equals_the_reference(
         actions in prop::collection::vec(action(), 0..80),
-        close_at in 0usize..80,
+        cuts in (0usize..80, 0usize..10, 0usize..10),
     ) {
         let dir = tempfile::tempdir().unwrap();
         let (store, round) = setup(dir.path());
@@ -182,19 +183,24 @@ proptest! {
             let tally = TallyHandle::start(store.clone(), key(), None).unwrap();
             tally.ready(BOT);
             let mut discord = Message::default();
-            let close_at = close_at.min(actions.len());
-            for a in &actions[..close_at] {
-                if let Some(event) = discord.act(a.user, a.emoji, a.added) {
-                    tally.reaction(event);
+            let hold_at = cuts.0.min(actions.len());
+            let read_at = (hold_at + cuts.1).min(actions.len());
+            let close_at = (read_at + cuts.2).min(actions.len());
+            let mut send = |discord: &mut Message, range: std::ops::Range<usize>| {
+                for a in &actions[range] {
+                    if let Some(event) = discord.act(a.user, a.emoji, a.added) {
+                        tally.reaction(event);
+                    }
                 }
-            }
+            };
+            send(&mut discord, 0..hold_at);
+            tally.hold(round.id);
+            send(&mut discord, hold_at..read_at);
+            let lists = discord.lists();
+            send(&mut discord, read_at..close_at);
             let expected = discord.expected();
-            let closed = tally.close(round.id, Some(discord.lists()), Timestamp(9)).await.unwrap();
-            for a in &actions[close_at..] {
-                if let Some(event) = discord.act(a.user, a.emoji, a.added) {
-                    tally.reaction(event);
-                }
-            }
+            let closed = tally.close(round.id, Some(lists), Timestamp(9)).await.unwrap();
+            send(&mut discord, close_at..actions.len());
             tally.barrier().await.unwrap();
             (expected, closed, store.round(round.id).unwrap().unwrap())
         });
