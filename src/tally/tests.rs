@@ -186,7 +186,7 @@ proptest! {
             let hold_at = cuts.0.min(actions.len());
             let read_at = (hold_at + cuts.1).min(actions.len());
             let close_at = (read_at + cuts.2).min(actions.len());
-            let mut send = |discord: &mut Message, range: std::ops::Range<usize>| {
+            let send = |discord: &mut Message, range: std::ops::Range<usize>| {
                 for a in &actions[range] {
                     if let Some(event) = discord.act(a.user, a.emoji, a.added) {
                         tally.reaction(event);
