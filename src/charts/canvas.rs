@@ -1,16 +1,19 @@
-//! The drawing surface: a plotters bitmap area in pixel coordinates, plus our own text element.
+//! The drawing surface: an RGB buffer that plotters draws shapes into, and text blended in
+//! directly.
 //!
 //! All rectangles are half-open, `x0..x1` by `y0..y1`, as plotters' bitmap backend fills them
-//! (solid fills go through its fast row-copy path). Text is a plotters [`Drawable`] that blends
-//! cached glyph coverage pixel by pixel, so it layers with the shapes in drawing order.
+//! (solid fills go through its fast row-copy path). Text does not go through plotters: its
+//! `ttf` feature needs system fonts and its `ab_glyph` path mis-spaces letters, and sending each
+//! glyph pixel through the backend's `draw_pixel` cost a fifth of the render time of a big
+//! comparison chart. Glyph coverage is blended into the buffer with integer arithmetic instead,
+//! in drawing order like any shape.
 
 use plotters::coord::Shift;
-use plotters::element::{Drawable, PathElement, PointCollection, Rectangle};
+use plotters::element::{PathElement, Rectangle};
 use plotters::prelude::{BitMapBackend, DrawingArea, IntoDrawingArea};
 use plotters::style::{Color, RGBColor};
-use plotters_backend::{BackendColor, BackendCoord, DrawingBackend, DrawingErrorKind};
 
-use super::text::{self, FontSpec, GlyphAt, GlyphCache};
+use super::text::{self, FontSpec, GlyphCache};
 use super::ChartError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,8 +23,10 @@ pub(crate) enum Align {
     Right,
 }
 
-pub(crate) struct Canvas<'a> {
-    area: DrawingArea<BitMapBackend<'a>, Shift>,
+pub(crate) struct Canvas {
+    pixels: Vec<u8>,
+    width: u32,
+    height: u32,
     glyphs: GlyphCache,
 }
 
@@ -29,21 +34,30 @@ fn draw_error(error: impl std::fmt::Display) -> ChartError {
     ChartError::Draw(error.to_string())
 }
 
-impl<'a> Canvas<'a> {
-    /// A white canvas over `buffer`, which holds `width * height` RGB pixels.
-    pub(crate) fn new(buffer: &'a mut [u8], width: u32, height: u32) -> Result<Self, ChartError> {
-        let backend =
-            BitMapBackend::with_buffer_and_format(buffer, (width, height)).map_err(draw_error)?;
-        let area = backend.into_drawing_area();
-        area.fill(&super::palette::WHITE).map_err(draw_error)?;
-        Ok(Canvas {
-            area,
+impl Canvas {
+    /// A white canvas of `width` by `height` pixels.
+    pub(crate) fn new(width: u32, height: u32) -> Canvas {
+        Canvas {
+            pixels: vec![0xff; width as usize * height as usize * 3],
+            width,
+            height,
             glyphs: GlyphCache::default(),
-        })
+        }
+    }
+
+    /// The RGB bytes, row by row.
+    pub(crate) fn into_pixels(self) -> Vec<u8> {
+        self.pixels
+    }
+
+    /// A plotters drawing area over the buffer, in pixel coordinates. Cheap: it only wraps the
+    /// buffer, so shapes make one each.
+    fn area(&mut self) -> DrawingArea<BitMapBackend<'_>, Shift> {
+        BitMapBackend::with_buffer(&mut self.pixels, (self.width, self.height)).into_drawing_area()
     }
 
     pub(crate) fn rect(
-        &self,
+        &mut self,
         x0: i32,
         y0: i32,
         x1: i32,
@@ -53,14 +67,14 @@ impl<'a> Canvas<'a> {
         if x1 <= x0 || y1 <= y0 {
             return Ok(());
         }
-        self.area
+        self.area()
             .draw(&Rectangle::new([(x0, y0), (x1, y1)], color.filled()))
             .map_err(draw_error)
     }
 
     /// A border of `thickness` pixels inside the rectangle.
     pub(crate) fn border(
-        &self,
+        &mut self,
         (x0, y0, x1, y1): (i32, i32, i32, i32),
         thickness: i32,
         color: RGBColor,
@@ -74,7 +88,7 @@ impl<'a> Canvas<'a> {
 
     /// Diagonal stripes ("/") of `color` across the rectangle, two pixels wide, every `spacing`.
     pub(crate) fn hatch(
-        &self,
+        &mut self,
         (x0, y0, x1, y1): (i32, i32, i32, i32),
         spacing: i32,
         color: RGBColor,
@@ -84,6 +98,7 @@ impl<'a> Canvas<'a> {
         }
         let (right, bottom) = (x1 - 1, y1 - 1);
         // Each stripe is the set of pixels with x + y = k, clipped to the rectangle.
+        let area = self.area();
         let mut k = x0 + y0;
         while k <= right + bottom {
             for k in [k, k + 1] {
@@ -92,7 +107,7 @@ impl<'a> Canvas<'a> {
                 if from_x <= to_x {
                     let path =
                         PathElement::new(vec![(from_x, k - from_x), (to_x, k - to_x)], color);
-                    self.area.draw(&path).map_err(draw_error)?;
+                    area.draw(&path).map_err(draw_error)?;
                 }
             }
             k += spacing;
@@ -119,71 +134,35 @@ impl<'a> Canvas<'a> {
         };
         let anchor = left.floor();
         let glyphs = self.glyphs.layout(font, line, left - anchor, 0);
-        let run = TextRun {
-            anchor: (anchor as i32, baseline),
-            glyphs,
-            cache: &self.glyphs,
-            color,
-        };
-        self.area.draw(&run).map_err(draw_error)?;
-        Ok(width)
-    }
-
-    pub(crate) fn finish(self) -> Result<(), ChartError> {
-        self.area.present().map_err(draw_error)
-    }
-}
-
-/// Positioned glyphs of one line, drawn by blending their coverage into the backend.
-struct TextRun<'c> {
-    /// The pen position of the first glyph on the baseline; glyph positions are relative to it.
-    anchor: BackendCoord,
-    glyphs: Vec<GlyphAt>,
-    cache: &'c GlyphCache,
-    color: RGBColor,
-}
-
-impl<'b> PointCollection<'b, BackendCoord> for &'b TextRun<'_> {
-    type Point = &'b BackendCoord;
-    type IntoIter = std::iter::Once<&'b BackendCoord>;
-
-    fn point_iter(self) -> Self::IntoIter {
-        std::iter::once(&self.anchor)
-    }
-}
-
-impl<DB: DrawingBackend> Drawable<DB> for TextRun<'_> {
-    fn draw<I: Iterator<Item = BackendCoord>>(
-        &self,
-        mut points: I,
-        backend: &mut DB,
-        _parent_dim: (u32, u32),
-    ) -> Result<(), DrawingErrorKind<DB::ErrorType>> {
-        let Some((origin_x, origin_y)) = points.next() else {
-            return Ok(());
-        };
-        let rgb = (self.color.0, self.color.1, self.color.2);
-        for glyph in &self.glyphs {
-            let bitmap = self.cache.bitmap(glyph.bitmap);
+        let (origin_x, origin_y) = (anchor as i32, baseline);
+        let (width_px, height_px) = (self.width as i32, self.height as i32);
+        let ink = [u32::from(color.0), u32::from(color.1), u32::from(color.2)];
+        for glyph in glyphs {
+            let bitmap = self.glyphs.bitmap(glyph.bitmap);
+            if bitmap.width == 0 {
+                continue;
+            }
             let left = origin_x + glyph.x + bitmap.left;
             let top = origin_y + glyph.y + bitmap.top;
-            for (row, line) in bitmap
-                .coverage
-                .chunks_exact(bitmap.width.max(1))
-                .enumerate()
-            {
-                for (column, &coverage) in line.iter().enumerate() {
-                    if coverage == 0 {
+            for (row, coverage_row) in bitmap.coverage.chunks_exact(bitmap.width).enumerate() {
+                let y = top + row as i32;
+                if y < 0 || y >= height_px {
+                    continue;
+                }
+                for (column, &coverage) in coverage_row.iter().enumerate() {
+                    let x = left + column as i32;
+                    if coverage == 0 || x < 0 || x >= width_px {
                         continue;
                     }
-                    let color = BackendColor {
-                        alpha: f64::from(coverage) / 255.0,
-                        rgb,
-                    };
-                    backend.draw_pixel((left + column as i32, top + row as i32), color)?;
+                    let at = (y as usize * self.width as usize + x as usize) * 3;
+                    let alpha = u32::from(coverage);
+                    for (channel, &ink) in self.pixels[at..at + 3].iter_mut().zip(&ink) {
+                        let under = u32::from(*channel);
+                        *channel = ((ink * alpha + under * (255 - alpha) + 127) / 255) as u8;
+                    }
                 }
             }
         }
-        Ok(())
+        Ok(width)
     }
 }

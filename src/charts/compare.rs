@@ -346,28 +346,27 @@ fn choose_layout(chart: &CompareChart) -> Layout {
 }
 
 fn draw_plot(
-    canvas: &mut Canvas<'_>,
+    canvas: &mut Canvas,
     layout: &Layout,
     chart: &CompareChart,
     plot_top: i32,
     plot_bottom: i32,
 ) -> Result<(), ChartError> {
     let first_x0 = layout.columns[0].0;
-    let mut band = 0;
     for (column, groups) in layout.columns.iter().zip(&layout.split) {
         let shift = column.0 - first_x0;
         let scale = Scale {
             x0: layout.scale.x0 + shift,
             width: layout.scale.width,
         };
+        // Every column starts with a band, so that side by side columns read as a grid.
         let mut top = plot_top;
-        for &index in groups {
+        for (band, &index) in groups.iter().enumerate() {
             let group = &layout.groups[index];
             if band % 2 == 0 {
                 let (x0, x1) = (column.0 - BAND_OUTSET, column.1 + BAND_OUTSET);
                 canvas.rect(x0, top, x1, top + group.height, palette::BAND)?;
             }
-            band += 1;
             top += group.height;
         }
         scale.draw_grid(canvas, plot_top, plot_bottom)?;
@@ -383,7 +382,7 @@ fn draw_plot(
 }
 
 fn draw_group(
-    canvas: &mut Canvas<'_>,
+    canvas: &mut Canvas,
     layout: &Layout,
     chart: &CompareChart,
     group: &Group,

@@ -67,7 +67,7 @@ pub(crate) enum Swatch {
 }
 
 pub(crate) fn draw_swatch(
-    canvas: &Canvas<'_>,
+    canvas: &mut Canvas,
     swatch: Swatch,
     (x0, y0, x1, y1): (i32, i32, i32, i32),
 ) -> Result<(), ChartError> {
@@ -141,7 +141,7 @@ impl Header {
         height + 14
     }
 
-    pub(crate) fn draw(&self, canvas: &mut Canvas<'_>) -> Result<(), ChartError> {
+    pub(crate) fn draw(&self, canvas: &mut Canvas) -> Result<(), ChartError> {
         let mut y = TOP;
         for (i, line) in self.title.iter().enumerate() {
             let baseline = line_baseline(y, i, TITLE_LINE, TITLE);
@@ -215,7 +215,7 @@ impl Footer {
         rows * FOOTNOTE_LINE + BOTTOM
     }
 
-    pub(crate) fn draw(&self, canvas: &mut Canvas<'_>, top: i32) -> Result<(), ChartError> {
+    pub(crate) fn draw(&self, canvas: &mut Canvas, top: i32) -> Result<(), ChartError> {
         let mut y = top;
         if let Some((swatch, label)) = &self.marker {
             let size = 13;
@@ -265,7 +265,7 @@ impl Scale {
     /// Vertical gridlines every 10 % from `top` to `bottom`, and the 0 % axis line.
     pub(crate) fn draw_grid(
         &self,
-        canvas: &Canvas<'_>,
+        canvas: &mut Canvas,
         top: i32,
         bottom: i32,
     ) -> Result<(), ChartError> {
@@ -279,7 +279,7 @@ impl Scale {
     /// Tick labels under `bottom` (every 10 %, or every 20 % when narrow) and the axis title.
     pub(crate) fn draw_axis(
         &self,
-        canvas: &mut Canvas<'_>,
+        canvas: &mut Canvas,
         bottom: i32,
         title: &str,
     ) -> Result<(), ChartError> {
@@ -355,7 +355,7 @@ impl Statement {
         self.lines.len().max(1) as i32 * BODY_LINE
     }
 
-    pub(crate) fn draw(&self, canvas: &mut Canvas<'_>, x: i32, top: i32) -> Result<(), ChartError> {
+    pub(crate) fn draw(&self, canvas: &mut Canvas, x: i32, top: i32) -> Result<(), ChartError> {
         if let Some(number) = &self.number {
             let baseline = line_baseline(top, 0, BODY_LINE, BODY);
             canvas.text(

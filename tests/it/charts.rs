@@ -212,7 +212,7 @@ fn a_session_without_votes_has_empty_bars_and_no_colour() {
 
 #[test]
 fn a_long_statement_grows_its_row_but_stays_bounded() {
-    let long: String = [STATEMENTS.join(" "); 4]
+    let long: String = vec![STATEMENTS.join(" "); 4]
         .join(" ")
         .chars()
         .take(1000)
