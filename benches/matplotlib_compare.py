@@ -46,8 +46,8 @@ def draw(data):
     top_px, bottom_px = 140, 80
     plot_height = (height - top_px - bottom_px) / height
     for column, chunk in enumerate((groups[:half], groups[half:])):
-        left = (28 + 165 + column * 596) / width
-        ax = fig.add_axes((left, bottom_px / height, 380 / width, plot_height))
+        left = (28 + 200 + column * 596) / width
+        ax = fig.add_axes((left, bottom_px / height, 340 / width, plot_height))
         rows = []  # (y, kind, payload)
         y = 0.0
         for g, group in enumerate(chunk):
@@ -55,13 +55,13 @@ def draw(data):
             label = f"{group['position']}. " + group["text"]
             lines = textwrap.wrap(label, 70)
             y += 0.9 * len(lines) + 0.3
-            ax.text(-0.45 * 100, y - 0.4, "\n".join(lines), fontsize=10, va="bottom", ha="left")
+            ax.text(-0.58 * 100, y - 0.4, "\n".join(lines), fontsize=10, va="bottom", ha="left")
             for i, cell in enumerate(group["cells"]):
                 y += 1.0
                 rows.append((y, i, cell))
             y += 0.6
             if g % 2 == 0:
-                ax.axhspan(start, y, xmin=-0.47, xmax=1.25, color="#f3f4f6", zorder=0, clip_on=False)
+                ax.axhspan(start, y, xmin=-0.6, xmax=1.28, color="#f3f4f6", zorder=0, clip_on=False)
         ys = [r[0] for r in rows]
         shares, colors, names = [], [], []
         for _, i, cell in rows:

@@ -19,6 +19,8 @@ use super::{paint, percent, Cell, ChartError, CompareChart};
 pub(crate) const TARGET_HEIGHT: i32 = 2400;
 /// Series up to which the legend alone names the bars.
 const LEGEND_ONLY_MAX_SERIES: usize = 6;
+/// Series up to which a chart with named bars still gets a legend.
+const LEGEND_MAX_SERIES: usize = 16;
 
 const TEXT_LEFT_COLUMN: i32 = 380;
 const COLUMN_GAP: i32 = 32;
@@ -229,7 +231,8 @@ impl Layout {
         let mut width = widest_scale(true);
         if width < available * 3 / 5 {
             long_labels = false;
-            width = widest_scale(false);
+            // Labels are short; only absurdly long words in `Labels` could squeeze the bars more.
+            width = widest_scale(false).max(available / 3);
         }
 
         let heights: Vec<i32> = groups.iter().map(|group| group.height).collect();
@@ -288,8 +291,13 @@ pub(crate) fn render(chart: &CompareChart) -> Result<Vec<u8>, ChartError> {
 
     let layout = choose_layout(chart);
     let legend = match layout.arrangement {
-        // A single group with names on its bars needs no legend.
-        Arrangement::TextAbove { .. } if chart.groups.len() == 1 => Vec::new(),
+        // Bars with names need no legend where colours need not be matched across groups, nor
+        // where a legend of many sessions would be a wall of text above the chart.
+        Arrangement::TextAbove { .. }
+            if chart.groups.len() == 1 || chart.series.len() > LEGEND_MAX_SERIES =>
+        {
+            Vec::new()
+        }
         _ => chart
             .series
             .iter()

@@ -603,6 +603,23 @@ mod tests {
         assert_eq!(rejoined, text);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn wrapped_lines_fit_and_keep_every_word(
+            words in proptest::collection::vec("[a-zA-Zëïéü’]{1,14}", 1..60),
+            max_width in 60.0f32..500.0,
+        ) {
+            let text = words.join(" ");
+            let lines = wrap(BODY, &text, max_width, 1000);
+            for line in &lines {
+                proptest::prop_assert!(width(BODY, line) <= max_width, "{:?}", line);
+            }
+            if words.iter().all(|word| width(BODY, word) <= max_width) {
+                proptest::prop_assert_eq!(lines.join(" "), text);
+            }
+        }
+    }
+
     #[test]
     fn newlines_start_new_lines() {
         assert_eq!(wrap(BODY, "Eén\ntwee", 400.0, 5), vec!["Eén", "twee"]);

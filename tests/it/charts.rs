@@ -360,6 +360,18 @@ fn one_statement_across_25_sessions_sorted() {
 }
 
 #[test]
+fn an_absurdly_tall_chart_is_refused_before_drawing() {
+    let chart = compare(25, 1);
+    let mut huge = chart.clone();
+    huge.series = (0..700).map(|i| format!("Sessie {i}")).collect();
+    huge.groups[0].cells = vec![chart.groups[0].cells[0].clone(); 700];
+    assert!(matches!(
+        render_compare(&huge),
+        Err(ChartError::TooLarge { .. })
+    ));
+}
+
+#[test]
 fn rendering_runs_on_a_blocking_thread() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
