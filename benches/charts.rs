@@ -134,6 +134,7 @@ fn export(chart: &CompareChart, path: &std::path::Path) {
     let data = serde_json::json!({
         "width": stemkaart::charts::WIDTH,
         "height": height,
+        "png_bytes": png.len(),
         "title": chart.title,
         "subtitle": chart.subtitle,
         "axis": chart.labels.pct_agree_axis,

@@ -21,7 +21,8 @@ echo "machine:    $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(rus
 python3 - "$data" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-print(f"chart:      {len(d['series'])} sessions x {len(d['groups'])} statements, {d['width']}x{d['height']} px")
+print(f"chart:      {len(d['series'])} sessions x {len(d['groups'])} statements, {d['width']}x{d['height']} px, "
+      f"our PNG {d['png_bytes']} bytes")
 PY
 head -n 1 <<<"$mpl"
 python3 -c "r, m = $rust_ms, $mpl_ms; print(f'stemkaart median:  {r:8.2f} ms (criterion, render + PNG encode)'); print(f'matplotlib median: {m:8.2f} ms ({$runs} runs, draw + savefig to memory)'); print(f'ratio:             {m / r:8.1f}x faster')"

@@ -208,7 +208,9 @@ impl Layout {
 
         let available = cx1 - bars_x0;
         let widest_scale = |long: bool| {
-            let mut width = available;
+            // Room for a typical label at 100 % keeps the axis the same from chart to chart.
+            let typical = text::width(metrics.value, "100%  n=999").ceil() as i32;
+            let mut width = available - LABEL_GAP - typical;
             for mark in groups.iter().flat_map(|group| &group.marks) {
                 if let Mark::Bar {
                     share,
