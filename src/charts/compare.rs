@@ -383,7 +383,7 @@ fn draw_plot(
         let mut top = plot_top;
         for &index in groups {
             let group = &layout.groups[index];
-            draw_group(canvas, layout, chart, group, *column, scale, top)?;
+            draw_group(canvas, layout, chart, group, column.0, scale, top)?;
             top += group.height;
         }
         scale.draw_axis(canvas, plot_bottom, &chart.labels.pct_agree_axis)?;
@@ -396,7 +396,7 @@ fn draw_group(
     layout: &Layout,
     chart: &CompareChart,
     group: &Group,
-    (x0, _x1): (i32, i32),
+    x0: i32,
     scale: Scale,
     top: i32,
 ) -> Result<(), ChartError> {
