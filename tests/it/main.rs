@@ -1,6 +1,7 @@
 //! Integration tests: the real `stemkaart` binary and library, one test binary.
 
 mod bot;
+mod charts;
 mod cli;
 mod harness;
 mod sim;
