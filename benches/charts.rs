@@ -61,6 +61,7 @@ fn comparison() -> CompareChart {
         subtitle: "% eens per stelling · 12 sessies · n = aantal stemmen op die stelling".into(),
         labels: Labels::dutch(),
         series: MUNICIPALITIES.iter().map(|m| m.to_string()).collect(),
+        colours: Vec::new(),
         groups: STATEMENTS
             .iter()
             .enumerate()

@@ -2,7 +2,7 @@
 
 use crate::config::{self, FileConfig};
 use crate::decks;
-use crate::domain::export;
+use crate::domain::{export, Language};
 use crate::store::Store;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -41,6 +41,25 @@ pub enum Command {
     Sessions,
     /// Run the Discord bot (needs DISCORD_TOKEN).
     Run(RunArgs),
+    /// Write the result chart of every session and the comparison charts of every deck (PNG).
+    Charts {
+        /// Only this deck's sessions and comparisons.
+        #[arg(long, value_name = "DECK")]
+        deck: Option<String>,
+        /// The folder to write to.
+        #[arg(long, value_name = "DIR", default_value = "charts")]
+        out: PathBuf,
+        /// The language of the charts: nl or en.
+        #[arg(long, value_name = "LANG", default_value = "nl", value_parser = parse_language)]
+        lang: Language,
+    },
+    /// Play a simulated workshop tour of four municipalities against the in-repo
+    /// Discord-compatible server (no Discord account needed); writes charts and CSV.
+    Demo {
+        /// The folder to write the charts and the CSV to.
+        #[arg(long, value_name = "DIR", default_value = "charts")]
+        out: PathBuf,
+    },
     /// Write the results of every closed round as CSV (counts only).
     Export {
         /// Write to this file instead of standard output.
@@ -120,7 +139,51 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Decks => list_decks(&paths.statements),
         Command::Sessions => list_sessions(&paths.db),
         Command::Export { out } => export_csv(&paths.db, out.as_deref()),
+        Command::Charts { deck, out, lang } => write_charts(&paths, deck.as_deref(), &out, lang),
+        Command::Demo { out } => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(crate::demo::run(crate::demo::Options {
+                out,
+                statements: paths.statements,
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn parse_language(value: &str) -> Result<Language, String> {
+    Language::parse(value).ok_or_else(|| format!("`{value}` is not a language here: use nl or en"))
+}
+
+fn write_charts(
+    paths: &Paths,
+    deck: Option<&str>,
+    out: &Path,
+    lang: Language,
+) -> anyhow::Result<ExitCode> {
+    let Some(store) = Store::open_existing(&paths.db)? else {
+        println!(
+            "No sessions yet ({} does not exist): nothing to draw.",
+            paths.db.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    // Missing or broken deck files do not stop the charts: rounds carry their own texts.
+    let decks = crate::decks::load_folder(&paths.statements).unwrap_or_default();
+    let written = crate::reports::write_charts(
+        &store,
+        &decks,
+        deck,
+        out,
+        &crate::reports::Mark::plain(lang),
+    )?;
+    if written.is_empty() {
+        println!("No session has a closed statement yet: nothing to draw.");
+    }
+    for file in &written {
+        println!("wrote {file}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Exit code for a missing or wrong setting.

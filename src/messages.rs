@@ -262,6 +262,37 @@ pub fn session_ended(lang: Language, ended: &Ended) -> String {
     out
 }
 
+/// The one-line summary with a `/results` chart.
+pub fn results_summary(lang: Language, session: &Session, rounds: &[Round]) -> String {
+    let closed = rounds.iter().filter(|r| !r.is_open()).count();
+    let votes = crate::charts::data::total_votes(rounds);
+    let label = session
+        .label
+        .as_ref()
+        .map(|l| format!(" ({l})"))
+        .unwrap_or_default();
+    match lang {
+        Language::Nl => format!(
+            "Uitslag {}{label}: {closed} stelling(en), {votes} stemmen (online en zaal).",
+            session.municipality
+        ),
+        Language::En => format!(
+            "Result {}{label}: {closed} statement(s), {votes} votes (online and room).",
+            session.municipality
+        ),
+    }
+}
+
+/// The one-line summary with a `/compare` chart.
+pub fn compare_summary(lang: Language, chart: &crate::charts::CompareChart) -> String {
+    let sessions = chart.series.len();
+    let statements = chart.groups.len();
+    match lang {
+        Language::Nl => format!("{}: {sessions} sessie(s), {statements} stelling(en). n = stemmen online en in de zaal.", chart.title),
+        Language::En => format!("{}: {sessions} session(s), {statements} statement(s). n = votes online and in the room.", chart.title),
+    }
+}
+
 pub fn export_ready(lang: Language, rows: usize) -> String {
     match lang {
         Language::Nl => {
@@ -291,6 +322,18 @@ pub fn error(lang: Language, err: &WorkshopError) -> String {
         (E::NoOpenRound, Language::En) => "No statement is open — post one with /statement next.".into(),
         (E::NoRoundYet, Language::Nl) => "Er is in deze sessie nog geen stelling gesteld — post er een met /statement next en voer daarna de zaaltelling in.".into(),
         (E::NoRoundYet, Language::En) => "No statement has been posted in this session yet — post one with /statement next, then enter the room count.".into(),
+        (E::NoSessionInChannel, Language::Nl) => "In dit kanaal is nog geen sessie gehouden — start er een met /session start, of kies een deck bij /compare.".into(),
+        (E::NoSessionInChannel, Language::En) => "No session has been held in this channel yet — start one with /session start, or pick a deck in /compare.".into(),
+        (E::NothingClosed { municipality }, Language::Nl) => format!("De sessie in {municipality} heeft nog geen gesloten stelling — sluit er een met /statement close."),
+        (E::NothingClosed { municipality }, Language::En) => format!("The session in {municipality} has no closed statement yet — close one with /statement close."),
+        (E::Compare(crate::charts::data::CompareError::NoSessions(deck)), Language::Nl) => format!("Er is nog geen sessie met deck `{deck}` met een gesloten stelling om te vergelijken."),
+        (E::Compare(crate::charts::data::CompareError::NoSessions(deck)), Language::En) => format!("No session of deck `{deck}` has a closed statement to compare yet."),
+        (E::Compare(crate::charts::data::CompareError::NoStatement { deck, position }), Language::Nl) => format!("Deck `{deck}` heeft geen stelling {position}."),
+        (E::Compare(crate::charts::data::CompareError::NoStatement { deck, position }), Language::En) => format!("Deck `{deck}` has no statement {position}."),
+        (E::Compare(crate::charts::data::CompareError::NeverAsked { position, .. }), Language::Nl) => format!("Stelling {position} is nog in geen enkele sessie gesloten."),
+        (E::Compare(crate::charts::data::CompareError::NeverAsked { position, .. }), Language::En) => format!("Statement {position} has not been closed in any session yet."),
+        (E::PickDeck(decks), Language::Nl) => format!("Er zijn sessies met meerdere decks; kies er een bij /compare deck: {}.", decks.join(", ")),
+        (E::PickDeck(decks), Language::En) => format!("There are sessions with several decks; pick one in /compare deck: {}.", decks.join(", ")),
         (E::Chat(chat), Language::Nl) => format!("Discord weigerde dit: {chat}. Kijk of de bot in dit kanaal mag schrijven en reageren (Send Messages, Add Reactions, Read Message History)."),
         (E::Chat(chat), Language::En) => format!("Discord refused this: {chat}. Check that the bot may write and react in this channel (Send Messages, Add Reactions, Read Message History)."),
         (other, Language::Nl) => format!("Dat lukte niet door een fout aan de kant van de bot: {other}. Er is niets verloren; probeer het opnieuw of vraag de beheerder de logs te bekijken."),

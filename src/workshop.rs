@@ -80,6 +80,16 @@ pub enum WorkshopError {
     NoOpenRound,
     #[error("no statement has been posted in this session yet")]
     NoRoundYet,
+    #[error("no session has been held in this channel yet")]
+    NoSessionInChannel,
+    #[error("no statement of the session in {municipality} has closed yet")]
+    NothingClosed { municipality: String },
+    #[error(transparent)]
+    Compare(#[from] crate::charts::data::CompareError),
+    #[error("several decks have sessions; pick one: {}", .0.join(", "))]
+    PickDeck(Vec<String>),
+    #[error(transparent)]
+    Chart(#[from] crate::charts::ChartError),
     #[error("Discord refused: {0}")]
     Chat(#[from] ChatError),
     #[error(transparent)]
@@ -487,6 +497,63 @@ impl<C: Chat> Workshop<C> {
                 None
             }
         }
+    }
+
+    /// The session `/results` shows: the open one in the channel, else the latest there; it
+    /// needs a closed statement.
+    pub fn results_of(&self, channel: u64) -> Result<(Session, Vec<Round>)> {
+        let session = self
+            .inner
+            .store
+            .current_or_latest_session(channel)?
+            .ok_or(WorkshopError::NoSessionInChannel)?;
+        let rounds = self.inner.store.rounds_of(session.id)?;
+        if rounds.iter().all(Round::is_open) {
+            return Err(WorkshopError::NothingClosed {
+                municipality: session.municipality.to_string(),
+            });
+        }
+        Ok((session, rounds))
+    }
+
+    /// The comparison `/compare` shows: of `deck`, else of this channel's (latest) session's
+    /// deck, else of the only deck with sessions; `statement`: that deck position alone.
+    pub fn compare_of(
+        &self,
+        channel: u64,
+        deck: Option<&str>,
+        statement: Option<u32>,
+        style: &crate::charts::data::Style,
+    ) -> Result<crate::charts::CompareChart> {
+        let store = &self.inner.store;
+        let sessions = store.sessions_with_rounds()?;
+        let deck_id = match deck {
+            Some(deck) => deck.trim().to_string(),
+            None => match store.current_or_latest_session(channel)? {
+                Some(session) => session.deck_id,
+                None => {
+                    let ids: std::collections::BTreeSet<&str> =
+                        sessions.iter().map(|(s, _)| s.deck_id.as_str()).collect();
+                    match ids.len() {
+                        0 => return Err(WorkshopError::NoSessionInChannel),
+                        1 => ids.into_iter().next().expect("one").to_string(),
+                        _ => {
+                            return Err(WorkshopError::PickDeck(
+                                ids.into_iter().map(String::from).collect(),
+                            ))
+                        }
+                    }
+                }
+            },
+        };
+        let decks = self.decks().unwrap_or_default();
+        Ok(crate::charts::data::compare_chart(
+            &deck_id,
+            decks.get(&deck_id),
+            &sessions,
+            statement,
+            style,
+        )?)
     }
 
     /// The CSV export of every closed round.

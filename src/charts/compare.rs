@@ -305,7 +305,7 @@ pub(crate) fn render(chart: &CompareChart) -> Result<Vec<u8>, ChartError> {
             .iter()
             .enumerate()
             .map(|(i, name)| LegendEntry {
-                swatch: Swatch::Series(series_style(i)),
+                swatch: Swatch::Series(series_style(colour_of(chart, i))),
                 label: name.clone(),
             })
             .collect(),
@@ -340,9 +340,15 @@ pub(crate) fn render(chart: &CompareChart) -> Result<Vec<u8>, ChartError> {
     })
 }
 
+/// The palette slot of series `i`.
+fn colour_of(chart: &CompareChart, i: usize) -> usize {
+    chart.colours.get(i).copied().unwrap_or(i)
+}
+
 fn choose_layout(chart: &CompareChart) -> Layout {
     let fits = |layout: &Layout| layout.plot_height <= TARGET_HEIGHT - 260;
-    if chart.series.len() <= LEGEND_ONLY_MAX_SERIES {
+    // One statement (sessions sorted by % agree): names on the bars read better than a legend.
+    if chart.series.len() <= LEGEND_ONLY_MAX_SERIES && chart.groups.len() > 1 {
         let layout = Layout::new(chart, Arrangement::TextLeft);
         if fits(&layout) {
             return layout;
@@ -450,7 +456,7 @@ fn draw_group(
                 short,
                 other_wording,
             } => {
-                let style = series_style(i);
+                let style = series_style(colour_of(chart, i));
                 // A 0 % bar still shows its colour as a sliver.
                 let end = scale.x(*share).max(scale.x0 + 2);
                 let rect = (scale.x0, bar_top, end, bar_top + metrics.bar);

@@ -7,6 +7,7 @@
 //! code call them inside `tokio::task::spawn_blocking`.
 //!
 //! Layout:
+//! - `data.rs`: chart models from stored sessions and rounds (what goes into each bar);
 //! - `session.rs`: one session, a 100 % stacked agree/disagree bar per statement;
 //! - `compare.rs`: sessions side by side, % agree per session grouped per statement;
 //! - `frame.rs`: title, legend, axis and footnotes shared by both;
@@ -16,6 +17,7 @@
 
 mod canvas;
 mod compare;
+pub mod data;
 mod frame;
 mod palette;
 mod session;
@@ -28,34 +30,8 @@ pub const WIDTH: u32 = 1200;
 /// at most about 2400 px; this hard limit only stops absurd inputs from allocating gigabytes.
 pub const MAX_HEIGHT: u32 = 16_000;
 
-/// Agree and disagree votes on one statement.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Tally {
-    pub agree: u32,
-    pub disagree: u32,
-}
-
-impl Tally {
-    /// Number of votes, agree plus disagree.
-    pub fn n(&self) -> u32 {
-        self.agree.saturating_add(self.disagree)
-    }
-
-    /// Share of agree votes in percent (0 to 100), or `None` without votes.
-    pub fn pct_agree(&self) -> Option<f64> {
-        match self.n() {
-            0 => None,
-            n => Some(f64::from(self.agree) * 100.0 / f64::from(n)),
-        }
-    }
-
-    fn sum(&self, other: &Tally) -> Tally {
-        Tally {
-            agree: self.agree.saturating_add(other.agree),
-            disagree: self.disagree.saturating_add(other.disagree),
-        }
-    }
-}
+/// Agree and disagree votes: the domain's [`Tally`](crate::domain::Tally).
+pub use crate::domain::Tally;
 
 /// Words shown in a chart, already in the reader's language (Dutch by default).
 #[derive(Clone, Debug)]
@@ -141,8 +117,8 @@ impl SessionBar {
     /// Online and room votes together.
     pub fn total(&self) -> Tally {
         match &self.room {
-            Some(room) => self.online.sum(room),
-            None => self.online.clone(),
+            Some(room) => self.online.plus(*room),
+            None => self.online,
         }
     }
 }
@@ -157,6 +133,9 @@ pub struct CompareChart {
     /// One entry per session, e.g. "Arnhem", or "Arnhem · 12-03-2026" when a municipality has
     /// several sessions. A session keeps its colour in every group.
     pub series: Vec<String>,
+    /// The palette slot of each series, so a session keeps its colour from one chart to the
+    /// next (e.g. in a single-statement chart sorted by % agree). Empty: by position.
+    pub colours: Vec<usize>,
     pub groups: Vec<CompareGroup>,
     pub footnote: Option<String>,
 }

@@ -91,7 +91,7 @@ impl Row {
                 bars.push(Bar {
                     kind: THIN,
                     count: format!("{name} n={}", tally.n()),
-                    tally: tally.clone(),
+                    tally: *tally,
                 });
             }
         }

@@ -5,9 +5,11 @@ use super::chat::{describe, SerenityChat};
 use super::cleanup::ManageMessages;
 use super::commands::{self, Command};
 use super::Settings;
+use crate::charts::data::Style;
 use crate::domain::session::Tally;
 use crate::domain::Language;
 use crate::messages::{self, reply_language};
+use crate::reports;
 use crate::tally::RawReaction;
 use crate::workshop::{now, Which, Workshop, WorkshopError};
 use serenity::all::{
@@ -166,7 +168,7 @@ impl Bot {
                 label,
             } => {
                 let check = w.check_start(channel, &municipality, &deck, label.as_deref());
-                respond(ctx, &command, lang, false, check, async {
+                respond(ctx, &command, lang, false, check, |_| async {
                     let (session, deck) = w
                         .start_session(
                             guild,
@@ -186,10 +188,17 @@ impl Bot {
                 .await
             }
             Command::SessionEnd => {
-                respond(ctx, &command, lang, false, w.check_end(channel), async {
-                    let ended = w.end_session(channel, now()).await?;
-                    Ok(Reply::text(messages::session_ended(lang, &ended)))
-                })
+                respond(
+                    ctx,
+                    &command,
+                    lang,
+                    false,
+                    w.check_end(channel),
+                    |_| async {
+                        let ended = w.end_session(channel, now()).await?;
+                        Ok(Reply::text(messages::session_ended(lang, &ended)))
+                    },
+                )
                 .await
             }
             Command::StatementNext | Command::StatementPost { .. } => {
@@ -203,7 +212,7 @@ impl Bot {
                     lang,
                     true,
                     w.check_post(channel, which),
-                    async {
+                    |_| async {
                         let posted = w.post_statement(channel, which, now()).await?;
                         Ok(Reply::text(messages::posted(lang, &posted)))
                     },
@@ -211,29 +220,80 @@ impl Bot {
                 .await
             }
             Command::StatementClose => {
-                respond(ctx, &command, lang, false, w.check_close(channel), async {
-                    let (_, round) = w.close_statement(channel, now()).await?;
-                    Ok(Reply::text(messages::closed(lang, &round)))
-                })
+                respond(
+                    ctx,
+                    &command,
+                    lang,
+                    false,
+                    w.check_close(channel),
+                    |_| async {
+                        let (_, round) = w.close_statement(channel, now()).await?;
+                        Ok(Reply::text(messages::closed(lang, &round)))
+                    },
+                )
                 .await
             }
             Command::Room { agree, disagree } => {
-                respond(ctx, &command, lang, false, w.check_room(channel), async {
-                    let (_, round) = w.set_room(channel, Tally::new(agree, disagree)).await?;
-                    Ok(Reply::text(messages::room_set(lang, &round)))
+                respond(
+                    ctx,
+                    &command,
+                    lang,
+                    false,
+                    w.check_room(channel),
+                    |_| async {
+                        let (_, round) = w.set_room(channel, Tally::new(agree, disagree)).await?;
+                        Ok(Reply::text(messages::room_set(lang, &round)))
+                    },
+                )
+                .await
+            }
+            Command::Results => {
+                respond(
+                    ctx,
+                    &command,
+                    lang,
+                    false,
+                    w.results_of(channel),
+                    |(session, rounds)| async {
+                        let summary = messages::results_summary(lang, &session, &rounds);
+                        let name = reports::session_file_name(&session, "", true);
+                        let style = Style {
+                            language: lang,
+                            simulated: false,
+                        };
+                        let png = reports::render_session_png(session, rounds, style)
+                            .await?
+                            .ok_or(WorkshopError::NoSessionInChannel)?;
+                        Ok(Reply {
+                            text: summary,
+                            file: Some((png, name)),
+                        })
+                    },
+                )
+                .await
+            }
+            Command::Compare { deck, statement } => {
+                let style = Style {
+                    language: lang,
+                    simulated: false,
+                };
+                let check = w.compare_of(channel, deck.as_deref(), statement, &style);
+                respond(ctx, &command, lang, false, check, |chart| async move {
+                    let summary = messages::compare_summary(lang, &chart);
+                    let name = match statement {
+                        Some(n) => format!("vergelijking-stelling-{n}.png"),
+                        None => "vergelijking.png".to_string(),
+                    };
+                    let png = reports::render_compare_png(chart).await?;
+                    Ok(Reply {
+                        text: summary,
+                        file: Some((png, name)),
+                    })
                 })
                 .await
             }
-            Command::Results | Command::Compare { .. } => {
-                let text = pick(
-                    lang,
-                    "Grafieken zijn er nog niet in deze versie; gebruik /export voor de cijfers.",
-                    "Charts are not in this version yet; use /export for the numbers.",
-                );
-                refuse(ctx, &command, text).await
-            }
             Command::Export => {
-                respond(ctx, &command, lang, true, Ok(()), async {
+                respond(ctx, &command, lang, true, Ok(()), |()| async {
                     let csv = w.export()?;
                     let rows = csv.lines().count().saturating_sub(1);
                     let name = format!("stemkaart-export-{}.csv", now().date_iso());
@@ -331,19 +391,25 @@ async fn refuse(ctx: &Context, command: &CommandInteraction, text: String) {
 
 /// Answer a command: a failed `check` (cheap and local) is refused privately at once;
 /// otherwise the answer is deferred (so slow work never misses Discord's 3 seconds) and the
-/// result of `work` replaces it — publicly, or privately when `ephemeral`.
-async fn respond<T>(
+/// result of `work` (given what the check found) replaces it — publicly, or privately when
+/// `ephemeral`. Operations that change things check again under the channel's lock.
+async fn respond<T, F>(
     ctx: &Context,
     command: &CommandInteraction,
     lang: Language,
     ephemeral: bool,
     check: Result<T, WorkshopError>,
-    work: impl Future<Output = Result<Reply, WorkshopError>>,
-) {
-    if let Err(err) = check {
-        log_if_internal(&err);
-        return refuse(ctx, command, messages::error(lang, &err)).await;
-    }
+    work: impl FnOnce(T) -> F,
+) where
+    F: Future<Output = Result<Reply, WorkshopError>>,
+{
+    let checked = match check {
+        Ok(checked) => checked,
+        Err(err) => {
+            log_if_internal(&err);
+            return refuse(ctx, command, messages::error(lang, &err)).await;
+        }
+    };
     let defer = CreateInteractionResponse::Defer(
         CreateInteractionResponseMessage::new().ephemeral(ephemeral),
     );
@@ -355,7 +421,7 @@ async fn respond<T>(
         );
         return;
     }
-    let reply = match work.await {
+    let reply = match work(checked).await {
         Ok(reply) => reply,
         Err(err) => {
             log_if_internal(&err);

@@ -21,6 +21,9 @@ use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
 use std::path::PathBuf;
 use tokio::sync::mpsc;
 
+/// What the bot logs when serenity could not read a gateway payload (tests look for it).
+pub const DROPPED_EVENT: &str = "not understood by serenity";
+
 /// What `stemkaart run` needs.
 #[derive(Clone, Debug)]
 pub struct Settings {

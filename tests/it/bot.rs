@@ -483,3 +483,92 @@ async fn a_reconnect_with_a_new_session_reconciles() {
     assert_eq!(totals(&reply.content), (2, 3, 5), "{}", reply.content);
     h.check_log();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_and_compare_come_as_png_attachments() {
+    let h = Harness::start().await;
+    let reply = h.facilitate("results", json!({})).await;
+    assert!(reply.ephemeral && reply.files.is_empty());
+    assert!(
+        reply.content.contains("nog geen sessie"),
+        "{}",
+        reply.content
+    );
+
+    h.facilitate(
+        "session start",
+        json!({"municipality": "Súdwest Fryslân", "deck": "vertrouwen"}),
+    )
+    .await;
+    let reply = h.facilitate("results", json!({})).await;
+    assert!(
+        reply.ephemeral && reply.content.contains("nog geen gesloten stelling"),
+        "{}",
+        reply.content
+    );
+    let people: Vec<SimUser> = (0..8).map(|i| h.sim.user(&format!("p{i}"))).collect();
+    for round in 0..2 {
+        h.facilitate("statement next", json!({})).await;
+        let message = last_statement(&h).id;
+        let mut crowd = Crowd::default();
+        for (i, person) in people.iter().enumerate() {
+            let emoji = if (i + round) % 3 == 0 { "🟥" } else { "🟩" };
+            crowd.add(&h, message, person, emoji).await;
+        }
+        h.facilitate("room", json!({"agree": 5, "disagree": 2}))
+            .await;
+        h.facilitate("statement close", json!({})).await;
+    }
+
+    let reply = h.facilitate("results", json!({})).await;
+    assert!(!reply.ephemeral && reply.deferred);
+    assert!(
+        reply
+            .content
+            .starts_with("Uitslag Súdwest Fryslân: 2 stelling(en), 30 stemmen"),
+        "{}",
+        reply.content
+    );
+    assert_eq!(reply.files.len(), 1);
+    assert!(
+        reply.files[0].filename.ends_with("-sudwest-fryslan.png"),
+        "{}",
+        reply.files[0].filename
+    );
+    let image = crate::charts::decode("results", &reply.files[0].bytes);
+    assert!(
+        image.count(crate::charts::AGREE) > 1000 && image.count(crate::charts::DISAGREE) > 1000
+    );
+
+    let reply = h.facilitate("compare", json!({})).await;
+    assert!(
+        reply
+            .content
+            .starts_with("Vergelijking tussen gemeenten: 1 sessie(s), 3 stelling(en)"),
+        "{}",
+        reply.content
+    );
+    crate::charts::decode("compare", &reply.files[0].bytes);
+    let reply = h
+        .facilitate("compare", json!({"deck": "vertrouwen", "statement": 2}))
+        .await;
+    assert!(
+        reply.content.starts_with("Stelling 2 in alle gemeenten"),
+        "{}",
+        reply.content
+    );
+    crate::charts::decode("compare-2", &reply.files[0].bytes);
+    let reply = h.facilitate("compare", json!({"statement": 9})).await;
+    assert!(
+        reply.ephemeral && reply.content.contains("heeft geen stelling 9"),
+        "{}",
+        reply.content
+    );
+    let reply = h.facilitate("compare", json!({"deck": "onbekend"})).await;
+    assert!(
+        reply.ephemeral && reply.content.contains("deck `onbekend`"),
+        "{}",
+        reply.content
+    );
+    h.check_log();
+}

@@ -15,12 +15,12 @@ const STATEMENTS: [&str; 3] = [
     "Ik vind dat we door Rijksbeleid lokaal onvoldoende betrouwbaar kunnen zijn",
 ];
 
-const AGREE: [u8; 3] = [0x17, 0x66, 0x2f];
-const DISAGREE: [u8; 3] = [0xf0, 0x74, 0x70];
+pub const AGREE: [u8; 3] = [0x17, 0x66, 0x2f];
+pub const DISAGREE: [u8; 3] = [0xf0, 0x74, 0x70];
 
-struct Image {
-    width: u32,
-    height: u32,
+pub struct Image {
+    pub width: u32,
+    pub height: u32,
     rgb: Vec<u8>,
 }
 
@@ -29,7 +29,7 @@ impl Image {
         self.rgb.chunks_exact(3).map(|p| [p[0], p[1], p[2]])
     }
 
-    fn count(&self, color: [u8; 3]) -> usize {
+    pub fn count(&self, color: [u8; 3]) -> usize {
         self.pixels().filter(|&p| p == color).count()
     }
 
@@ -39,7 +39,7 @@ impl Image {
 }
 
 /// Decodes PNG bytes with the `png` crate and checks what every chart must satisfy.
-fn decode(name: &str, bytes: &[u8]) -> Image {
+pub fn decode(name: &str, bytes: &[u8]) -> Image {
     if let Some(dir) = std::env::var_os("CHART_SAMPLES_DIR") {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
@@ -167,6 +167,7 @@ fn compare(series: usize, statements: usize) -> CompareChart {
             .take(series)
             .map(|m| m.to_string())
             .collect(),
+        colours: Vec::new(),
         groups: (0..statements)
             .map(|g| CompareGroup {
                 position: Some(g as u32 + 1),

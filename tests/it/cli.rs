@@ -156,7 +156,7 @@ fn a_newer_database_is_refused_by_name() {
 #[test]
 fn every_subcommand_has_help() {
     let dir = tempfile::tempdir().unwrap();
-    for sub in ["decks", "sessions", "export"] {
+    for sub in ["decks", "sessions", "export", "charts", "demo", "run"] {
         let out = stemkaart(dir.path(), &[sub, "--help"]);
         assert!(out.status.success(), "{sub} --help");
         assert!(text(&out.stdout).contains("Usage: stemkaart"), "{sub}");
@@ -182,6 +182,97 @@ fn settings_come_from_the_config_file_and_wrong_ones_are_named() {
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("unknown field `statement`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn charts_writes_session_and_comparison_pngs_with_readable_names() {
+    use stemkaart::domain::{Language, Municipality, OnlineCount, Timestamp, Wording};
+    use stemkaart::store::{NewRound, NewSession, Store};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(&dir.path().join("data/stemkaart.db")).unwrap();
+        for (i, name) in ["Súdwest Fryslân", "Arnhem"].iter().enumerate() {
+            let session = store
+                .create_session(NewSession {
+                    municipality: Municipality::parse(name).unwrap(),
+                    label: Some("Raadsavond".into()),
+                    deck_id: "vertrouwen".into(),
+                    deck_title: "Vertrouwen".into(),
+                    language: Language::Nl,
+                    guild_id: 1,
+                    channel_id: 10 + i as u64,
+                    started_at: Timestamp(1_795_000_000_000),
+                })
+                .unwrap();
+            let text = "Ik vind dat we als lokale overheid aan inwoners laten zien dat we betrouwbaar zijn";
+            let round = store
+                .open_round(NewRound {
+                    session_id: session.id,
+                    statement_id: "laten-zien-betrouwbaar".into(),
+                    position: 2,
+                    deck_size: 3,
+                    text: text.into(),
+                    wording: Wording::of(text),
+                    channel_id: 10 + i as u64,
+                    message_id: 100 + i as u64,
+                    opened_at: Timestamp(1_795_000_000_000),
+                })
+                .unwrap();
+            let online = OnlineCount {
+                agree: 7 + i as u32,
+                disagree: 3,
+                ambiguous: 0,
+            };
+            store
+                .close_round(round.id, online, Timestamp(1_795_000_100_000))
+                .unwrap();
+        }
+    }
+    let statements = shipped_decks();
+    let out = stemkaart(
+        dir.path(),
+        &[
+            "charts",
+            "--statements",
+            statements.to_str().unwrap(),
+            "--out",
+            "grafieken",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("grafieken"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "sessie-2026-11-18-arnhem-raadsavond.png",
+            "sessie-2026-11-18-sudwest-fryslan-raadsavond.png",
+            "vergelijking-vertrouwen-stelling-2.png",
+            "vergelijking-vertrouwen.png",
+        ],
+        "{stdout}"
+    );
+    for name in &names {
+        assert!(
+            stdout.contains(&format!("wrote grafieken/{name}")),
+            "{stdout}"
+        );
+        crate::charts::decode(
+            name,
+            &std::fs::read(dir.path().join("grafieken").join(name)).unwrap(),
+        );
+    }
+    let out = stemkaart(dir.path(), &["charts", "--deck", "onbekend"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no deck `onbekend`"),
         "{}",
         text(&out.stderr)
     );

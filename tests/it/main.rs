@@ -3,5 +3,6 @@
 mod bot;
 mod charts;
 mod cli;
+mod demo;
 mod harness;
 mod sim;
