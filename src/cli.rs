@@ -121,10 +121,30 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Crates whose DEBUG logs carry user ids (gateway payloads, URLs of reaction requests).
+const PAYLOAD_LOGGERS: [&str; 8] = [
+    "serenity",
+    "tungstenite",
+    "tokio_tungstenite",
+    "reqwest",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "axum",
+];
+
 /// Log to standard error; `RUST_LOG` overrides the default level.
+///
+/// The libraries that talk to Discord are capped at INFO whatever `RUST_LOG` says: at DEBUG
+/// they print gateway payloads and request URLs, which hold raw user ids.
 pub fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    for target in PAYLOAD_LOGGERS {
+        if let Ok(directive) = format!("{target}=info").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

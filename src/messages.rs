@@ -17,7 +17,8 @@ pub fn reply_language(locale: &str) -> Language {
     }
 }
 
-fn pick(lang: Language, nl: &str, en: &str) -> String {
+/// The Dutch or the English text.
+pub fn pick(lang: Language, nl: &str, en: &str) -> String {
     match lang {
         Language::Nl => nl.to_string(),
         Language::En => en.to_string(),
@@ -123,6 +124,22 @@ fn round_line(lang: Language, round: &Round) -> String {
     match round.result() {
         Some(result) => format!("{head}: {}", result_text(lang, &result)),
         None => format!("{head}: {}", pick(lang, "nog open", "still open")),
+    }
+}
+
+pub fn guild_only(lang: Language) -> String {
+    pick(
+        lang,
+        "Gebruik stemkaart in een kanaal van een server.",
+        "Use stemkaart in a server channel.",
+    )
+}
+
+/// An interaction the bot cannot parse: its registration is older than the bot.
+pub fn not_understood(lang: Language, detail: &str) -> String {
+    match lang {
+        Language::Nl => format!("Dit commando begrijp ik niet ({detail}). Misschien is de registratie verouderd: herstart de bot."),
+        Language::En => format!("I do not understand this command ({detail}). The registration may be out of date: restart the bot."),
     }
 }
 

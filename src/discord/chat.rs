@@ -15,9 +15,11 @@ pub struct SerenityChat {
     pub http: Arc<Http>,
 }
 
-/// A serenity error in words: Discord's own message and code when there is one.
+/// A serenity error in words: Discord's own message and code when there is one. Long digit
+/// runs (snowflakes, e.g. a user id in a request URL) are replaced by `<id>`: these texts are
+/// logged and shown to facilitators.
 pub fn describe(err: &serenity::Error) -> String {
-    match err {
+    let text = match err {
         serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => format!(
             "{} {} (code {})",
             response.status_code.as_u16(),
@@ -25,7 +27,32 @@ pub fn describe(err: &serenity::Error) -> String {
             response.error.code
         ),
         other => other.to_string(),
+    };
+    redact_ids(&text)
+}
+
+/// Replace every run of 15 or more digits by `<id>`.
+pub fn redact_ids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 15 {
+            out.push_str("<id>");
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
     }
+    flush(&mut digits, &mut out);
+    out
 }
 
 /// Discord's JSON error code of a failed request, if it was one.
@@ -109,5 +136,18 @@ impl Chat for SerenityChat {
                 return Ok(users);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_ids;
+
+    #[test]
+    fn snowflakes_are_redacted() {
+        assert_eq!(
+            redact_ids("DELETE /channels/1277233891937741737/messages/12/reactions/x/1277233892000000001 failed: 404"),
+            "DELETE /channels/<id>/messages/12/reactions/x/<id> failed: 404"
+        );
     }
 }

@@ -138,12 +138,7 @@ impl Bot {
             self.manage.set(channel, permissions.manage_messages());
         }
         let Some(guild) = command.guild_id.map(|g| g.get()) else {
-            let text = pick(
-                lang,
-                "Gebruik stemkaart in een kanaal van een server.",
-                "Use stemkaart in a server channel.",
-            );
-            return refuse(ctx, &command, text).await;
+            return refuse(ctx, &command, messages::guild_only(lang)).await;
         };
         if !self.is_facilitator(&command) {
             return refuse(ctx, &command, messages::not_a_facilitator(lang)).await;
@@ -152,11 +147,7 @@ impl Bot {
             Ok(parsed) => parsed,
             Err(err) => {
                 tracing::warn!("unexpected command data: {err}");
-                let text = pick(
-                    lang,
-                    &format!("Dit commando begrijp ik niet ({err}). Misschien is de registratie verouderd: herstart de bot."),
-                    &format!("I do not understand this command ({err}). The registration may be out of date: restart the bot."),
-                );
+                let text = messages::not_understood(lang, &err.to_string());
                 return refuse(ctx, &command, text).await;
             }
         };
@@ -335,13 +326,6 @@ impl Bot {
         {
             tracing::debug!("autocomplete answer failed: {}", describe(&err));
         }
-    }
-}
-
-fn pick(lang: Language, nl: &str, en: &str) -> String {
-    match lang {
-        Language::Nl => nl.to_string(),
-        Language::En => en.to_string(),
     }
 }
 

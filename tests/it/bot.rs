@@ -215,23 +215,20 @@ async fn a_whole_workshop() {
     for person in &people {
         assert!(!csv.contains(&person.id.to_string()));
     }
-    assert!(
-        !h.log_text().contains(&people[0].id.to_string()),
-        "a user id reached the log"
-    );
+    let log = h.log_text();
+    for person in &people {
+        assert!(
+            !log.contains(&person.id.to_string()),
+            "a user id reached the log"
+        );
+    }
     h.check_log();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_of_mind_leaves_one_colour_on_the_message() {
     let h = Harness::start().await;
-    h.facilitate(
-        "session start",
-        json!({"municipality": "Arnhem", "deck": "vertrouwen"}),
-    )
-    .await;
-    h.facilitate("statement next", json!({})).await;
-    let message = last_statement(&h).id;
+    let message = h.first_statement("Arnhem").await;
     let person = h.sim.user("twijfelaar");
     h.sim
         .react(h.channel, message, &person, "🟩")
@@ -256,13 +253,7 @@ async fn without_manage_messages_removing_the_newer_colour_falls_back() {
     let h = Harness::start().await;
     h.sim
         .set_bot_permissions(h.channel, perms::BOT_DEFAULT & !perms::MANAGE_MESSAGES);
-    h.facilitate(
-        "session start",
-        json!({"municipality": "Delft", "deck": "vertrouwen"}),
-    )
-    .await;
-    h.facilitate("statement next", json!({})).await;
-    let message = last_statement(&h).id;
+    let message = h.first_statement("Delft").await;
     let person = h.sim.user("twijfelaar");
     h.sim
         .react(h.channel, message, &person, "🟩")
@@ -372,14 +363,8 @@ async fn the_facilitator_role_and_english_replies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn votes_made_while_the_bot_was_stopped_count_after_restart() {
     let mut h = Harness::start().await;
-    h.facilitate(
-        "session start",
-        json!({"municipality": "Heerlen", "deck": "vertrouwen"}),
-    )
-    .await;
-    h.facilitate("statement next", json!({})).await;
-    let message = last_statement(&h).id;
-    let people: Vec<SimUser> = (0..12).map(|i| h.sim.user(&format!("p{i}"))).collect();
+    let message = h.first_statement("Heerlen").await;
+    let people = h.people(12);
     let mut crowd = Crowd::default();
     for person in &people[..6] {
         crowd.add(&h, message, person, "🟩").await;
@@ -396,29 +381,16 @@ async fn votes_made_while_the_bot_was_stopped_count_after_restart() {
     // A change of mind after the restart: the 🟥 added while the bot was down is the older
     // colour only if the restart reconciled it.
     crowd.add(&h, message, &people[6], "🟩").await;
-    let reply = h.facilitate("statement close", json!({})).await;
-    let (agree, disagree) = crowd.expected();
-    assert_eq!((agree, disagree), (5, 6));
-    assert_eq!(
-        totals(&reply.content),
-        (agree, disagree, agree + disagree),
-        "{}",
-        reply.content
-    );
+    assert_eq!(crowd.expected(), (5, 6));
+    h.close_and_check(&crowd).await;
     h.check_log();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_voting_loses_nothing() {
     let mut h = Harness::start().await;
-    h.facilitate(
-        "session start",
-        json!({"municipality": "Breda", "deck": "vertrouwen"}),
-    )
-    .await;
-    h.facilitate("statement next", json!({})).await;
-    let message = last_statement(&h).id;
-    let people: Vec<SimUser> = (0..60).map(|i| h.sim.user(&format!("p{i}"))).collect();
+    let message = h.first_statement("Breda").await;
+    let people = h.people(60);
     let mut crowd = Crowd::default();
     for (i, person) in people.iter().enumerate() {
         match i % 3 {
@@ -440,28 +412,15 @@ async fn kill_9_during_voting_loses_nothing() {
     for person in &people[..5] {
         crowd.add(&h, message, person, "🟥").await;
     }
-    let reply = h.facilitate("statement close", json!({})).await;
-    let (agree, disagree) = crowd.expected();
-    assert_eq!(
-        totals(&reply.content),
-        (agree, disagree, agree + disagree),
-        "{}",
-        reply.content
-    );
+    h.close_and_check(&crowd).await;
     h.check_log();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reconnect_with_a_new_session_reconciles() {
     let mut h = Harness::start().await;
-    h.facilitate(
-        "session start",
-        json!({"municipality": "Delft", "deck": "vertrouwen"}),
-    )
-    .await;
-    h.facilitate("statement next", json!({})).await;
-    let message = last_statement(&h).id;
-    let people: Vec<SimUser> = (0..6).map(|i| h.sim.user(&format!("p{i}"))).collect();
+    let message = h.first_statement("Delft").await;
+    let people = h.people(6);
     let mut crowd = Crowd::default();
     crowd.add(&h, message, &people[0], "🟩").await;
     crowd.add(&h, message, &people[1], "🟩").await;
@@ -474,13 +433,8 @@ async fn a_reconnect_with_a_new_session_reconciles() {
     h.wait_log(crate::harness::READY, 2).await;
     assert!(h.sim.ready_count() >= 2);
     crowd.add(&h, message, &people[2], "🟩").await;
-    let reply = h
-        .sim
-        .command(h.channel, &h.facilitator, "statement close", json!({}))
-        .await
-        .unwrap();
     assert_eq!(crowd.expected(), (2, 3));
-    assert_eq!(totals(&reply.content), (2, 3, 5), "{}", reply.content);
+    h.close_and_check(&crowd).await;
     h.check_log();
 }
 
@@ -506,7 +460,7 @@ async fn results_and_compare_come_as_png_attachments() {
         "{}",
         reply.content
     );
-    let people: Vec<SimUser> = (0..8).map(|i| h.sim.user(&format!("p{i}"))).collect();
+    let people = h.people(8);
     for round in 0..2 {
         h.facilitate("statement next", json!({})).await;
         let message = last_statement(&h).id;
@@ -570,5 +524,32 @@ async fn results_and_compare_come_as_png_attachments() {
         "{}",
         reply.content
     );
+    h.check_log();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_user_id_reaches_the_log_even_at_debug_level() {
+    let h = Harness::start_env(vec![("RUST_LOG".into(), "debug".into())]).await;
+    let message = h.first_statement("Ede").await;
+    let people = h.people(5);
+    let mut crowd = Crowd::default();
+    for person in &people {
+        crowd.add(&h, message, person, "🟩").await;
+        crowd.add(&h, message, person, "🟥").await; // the bot deletes the 🟩 by user id
+    }
+    h.eventually("the older colours are removed", |sim| {
+        sim.reaction_users(message, "🟩") == vec![sim.bot_user_id()]
+    })
+    .await;
+    h.close_and_check(&crowd).await;
+    let log = h.log_text();
+    assert!(log.contains("DEBUG"), "the bot did log at debug level");
+    for person in &people {
+        assert!(
+            !log.contains(&person.id.to_string()),
+            "user id {} in the log:\n{log}",
+            person.id
+        );
+    }
     h.check_log();
 }

@@ -162,6 +162,39 @@ impl Harness {
         self.run(&self.facilitator, command, options).await
     }
 
+    /// Start a session in `municipality` with the shipped deck and post its first statement;
+    /// returns the statement message's id.
+    pub async fn first_statement(&self, municipality: &str) -> u64 {
+        self.facilitate(
+            "session start",
+            serde_json::json!({"municipality": municipality, "deck": "vertrouwen"}),
+        )
+        .await;
+        self.facilitate("statement next", serde_json::json!({}))
+            .await;
+        last_statement(self).id
+    }
+
+    /// `n` new members.
+    pub fn people(&self, n: usize) -> Vec<SimUser> {
+        (0..n).map(|i| self.sim.user(&format!("p{i}"))).collect()
+    }
+
+    /// Close the open statement; its totals must be what the crowd gave.
+    pub async fn close_and_check(&self, crowd: &Crowd) -> Reply {
+        let reply = self
+            .facilitate("statement close", serde_json::json!({}))
+            .await;
+        let (agree, disagree) = crowd.expected();
+        assert_eq!(
+            totals(&reply.content),
+            (agree, disagree, agree + disagree),
+            "{}",
+            reply.content
+        );
+        reply
+    }
+
     /// The bot never logged a payload serenity dropped, nor an error.
     pub fn check_log(&self) {
         let log = self.log_text();
