@@ -140,9 +140,14 @@ const PAYLOAD_LOGGERS: [&str; 8] = [
 pub fn init_logging(default: &str) {
     let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    for target in PAYLOAD_LOGGERS {
-        if let Ok(directive) = format!("{target}=info").parse() {
-            filter = filter.add_directive(directive);
+    let verbose = filter
+        .max_level_hint()
+        .is_none_or(|level| level > tracing_subscriber::filter::LevelFilter::INFO);
+    if verbose {
+        for target in PAYLOAD_LOGGERS {
+            if let Ok(directive) = format!("{target}=info").parse() {
+                filter = filter.add_directive(directive);
+            }
         }
     }
     let _ = tracing_subscriber::fmt()
