@@ -37,8 +37,8 @@ pub(crate) async fn upgrade(
     Query(params): Query<std::collections::HashMap<String, String>>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let version_ok = params.get("v").map_or(true, |v| v == "10" || v == "9");
-    let encoding_ok = params.get("encoding").map_or(true, |e| e == "json");
+    let version_ok = params.get("v").is_none_or(|v| v == "10" || v == "9");
+    let encoding_ok = params.get("encoding").is_none_or(|e| e == "json");
     ws.max_message_size(16 << 20)
         .on_upgrade(move |socket| run(shared, socket, version_ok && encoding_ok))
         .into_response()

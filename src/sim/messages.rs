@@ -122,7 +122,7 @@ fn validate_embed(errs: &mut FormErrors, idx: usize, e: &Value) -> usize {
         total += max_len(errs, &at(&["description"]), d, 4096);
     }
     if let Some(c) = o.get("color") {
-        if !c.is_null() && c.as_u64().map_or(true, |v| v > 0xFF_FFFF) {
+        if !c.is_null() && c.as_u64().is_none_or(|v| v > 0xFF_FFFF) {
             errs.add(
                 &at(&["color"]),
                 "NUMBER_TYPE_MAX",

@@ -674,7 +674,7 @@ trait BeforeExt {
 }
 impl BeforeExt for Option<u64> {
     fn is_none_or_lt(&self, id: u64) -> bool {
-        self.map_or(true, |b| id < b)
+        self.is_none_or(|b| id < b)
     }
 }
 
