@@ -421,6 +421,17 @@ impl<C: Chat> Workshop<C> {
     pub async fn reconcile_open_rounds(&self) -> Result<usize> {
         let rounds = self.inner.store.open_rounds()?;
         for round in &rounds {
+            // The channel's lock keeps a facilitator's close from interleaving with this
+            // reconciliation (each must apply its lists to the state as of its own hold).
+            let _guard = self.lock(round.channel_id).await;
+            if !self
+                .inner
+                .store
+                .round(round.id)?
+                .is_some_and(|r| r.is_open())
+            {
+                continue; // closed meanwhile
+            }
             // Queue the hold before reading the lists: reactions arriving meanwhile are
             // replayed after the lists are applied.
             self.inner.tally.hold(round.id);
