@@ -60,6 +60,9 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = "charts")]
         out: PathBuf,
     },
+    /// Serve the in-repo Discord-compatible server on 127.0.0.1 until stopped, and print how
+    /// to point `stemkaart run` at it.
+    Sim,
     /// Write the results of every closed round as CSV (counts only).
     Export {
         /// Write to this file instead of standard output.
@@ -165,6 +168,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sessions => list_sessions(&paths.db),
         Command::Export { out } => export_csv(&paths.db, out.as_deref()),
         Command::Charts { deck, out, lang } => write_charts(&paths, deck.as_deref(), &out, lang),
+        Command::Sim => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let sim = crate::sim::Sim::start().await?;
+                let channel = sim.new_channel("workshop");
+                println!(
+                    "Discord-compatible server on {} (Ctrl-C stops it)",
+                    sim.base_url()
+                );
+                println!(
+                    "guild {}, channel #workshop {channel}; run the bot against it with:",
+                    sim.guild_id()
+                );
+                println!(
+                    "  DISCORD_TOKEN={} DISCORD_API_URL={} STEMKAART_GUILD_ID={} stemkaart run",
+                    sim.token(),
+                    sim.base_url(),
+                    sim.guild_id()
+                );
+                tokio::select! {
+                    () = sim.serve_forever() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo { out } => {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(crate::demo::run(crate::demo::Options {

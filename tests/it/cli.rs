@@ -156,7 +156,9 @@ fn a_newer_database_is_refused_by_name() {
 #[test]
 fn every_subcommand_has_help() {
     let dir = tempfile::tempdir().unwrap();
-    for sub in ["decks", "sessions", "export", "charts", "demo", "run"] {
+    for sub in [
+        "decks", "sessions", "export", "charts", "demo", "run", "sim",
+    ] {
         let out = stemkaart(dir.path(), &[sub, "--help"]);
         assert!(out.status.success(), "{sub} --help");
         assert!(text(&out.stdout).contains("Usage: stemkaart"), "{sub}");
