@@ -10,7 +10,9 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use std::path::Path;
+use std::sync::Arc;
 use stemkaart::domain::{Colour, Language, Municipality, Round, Timestamp, VoterState, Wording};
+use stemkaart::round_keys::RoundKeys;
 use stemkaart::store::{NewRound, NewSession, Store};
 use stemkaart::tally::{RawReaction, TallyHandle};
 use stemkaart::voter_key::VoterKey;
@@ -65,7 +67,9 @@ fn votes(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let (dir, store, round) = setup();
-                let tally = rt.block_on(async { TallyHandle::start(store.clone(), key(), None) });
+                let round_keys = Arc::new(RoundKeys::open(store.path()).unwrap());
+                let tally = rt
+                    .block_on(async { TallyHandle::start(store.clone(), key(), round_keys, None) });
                 (dir, store, round, tally.unwrap())
             },
             |(_dir, store, round, tally)| {
@@ -98,8 +102,9 @@ fn votes(c: &mut Criterion) {
             setup,
             |(_dir, store, round)| {
                 rt.block_on(async {
+                    let secret = [7u8; 32];
                     for user in 0..VOTES {
-                        let voter = key.pseudonym(1_180_000_000_000_000_000 + user);
+                        let voter = key.pseudonym(&secret, 1_180_000_000_000_000_000 + user);
                         let state = VoterState::One(Colour::Agree);
                         store
                             .apply_votes(&[(round.id, voter, state)])

@@ -138,26 +138,28 @@ const PAYLOAD_LOGGERS: [&str; 8] = [
 
 /// Log to standard error; `RUST_LOG` overrides the default level.
 ///
-/// The libraries that talk to Discord are capped at INFO whatever `RUST_LOG` says: at DEBUG
-/// they print gateway payloads and request URLs, which hold raw user ids.
+/// The libraries that talk to Discord are capped at INFO whatever `RUST_LOG` says, and their
+/// spans are not shown: at DEBUG, and in their span fields, they carry gateway payloads and
+/// request routes that hold raw user ids.
 pub fn init_logging(default: &str) {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let wanted = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let verbose = filter
-        .max_level_hint()
-        .is_none_or(|level| level > tracing_subscriber::filter::LevelFilter::INFO);
-    if verbose {
-        for target in PAYLOAD_LOGGERS {
-            if let Ok(directive) = format!("{target}=info").parse() {
-                filter = filter.add_directive(directive);
-            }
-        }
-    }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let private = tracing_subscriber::filter::filter_fn(|meta| {
+        let target = meta.target();
+        let payloads = PAYLOAD_LOGGERS.iter().any(|crate_name| {
+            target == *crate_name || target.starts_with(&format!("{crate_name}::"))
+        });
+        !payloads || (!meta.is_span() && *meta.level() <= tracing::Level::INFO)
+    });
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_filter(wanted)
+        .with_filter(private);
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -9,6 +9,7 @@ pub mod discord;
 pub mod domain;
 pub mod messages;
 pub mod reports;
+pub mod round_keys;
 pub mod sim;
 pub mod store;
 pub mod tally;

@@ -5,8 +5,21 @@
 
 use crate::domain::session::{PostError, RoundResult, Tally};
 use crate::domain::{Language, OnlineCount, Round, Session};
-use crate::workshop::{Ended, Posted, WorkshopError};
+use crate::workshop::{Closed, Ended, Posted, WorkshopError};
 use std::fmt::Write;
+
+/// Discord's limit on a message's content, in characters.
+pub const MAX_CONTENT: usize = 2000;
+
+/// Keep a reply within Discord's limit: cut at a line break and end with "…".
+pub fn fit(text: String) -> String {
+    if text.chars().count() <= MAX_CONTENT {
+        return text;
+    }
+    let cut: String = text.chars().take(MAX_CONTENT - 2).collect();
+    let end = cut.rfind('\n').filter(|i| *i > 0).unwrap_or(cut.len());
+    format!("{}\n…", &cut[..end])
+}
 
 /// The language of a reply, from the interaction's locale ("en-US", "en-GB" → English).
 pub fn reply_language(locale: &str) -> Language {
@@ -173,7 +186,8 @@ pub fn posted(lang: Language, posted: &Posted) -> String {
     let mut out = String::new();
     if let Some(closed) = &posted.closed {
         out.push_str(&pick(lang, "Gesloten — ", "Closed — "));
-        out.push_str(&round_line(lang, closed));
+        out.push_str(&round_line(lang, &closed.round));
+        out.push_str(&unchecked_note(lang, closed));
         out.push('\n');
     }
     let round = &posted.round;
@@ -195,8 +209,8 @@ pub fn posted(lang: Language, posted: &Posted) -> String {
     } else {
         pick(
             lang,
-            "Dit is de laatste: sluit met /statement close of /session end.",
-            "This is the last one: close it with /statement close or /session end.",
+            "Dit is de laatste: sluit met /statement close of /session end (voer de zaaltelling in met /room).",
+            "This is the last one: close it with /statement close or /session end (enter the room count with /room).",
         )
     });
     if let Some(err) = &posted.reactions_missing {
@@ -213,7 +227,8 @@ pub fn posted(lang: Language, posted: &Posted) -> String {
     out
 }
 
-pub fn closed(lang: Language, round: &Round) -> String {
+pub fn closed(lang: Language, closed: &Closed) -> String {
+    let round = &closed.round;
     let mut out = format!(
         "{} {}/{} {}: ",
         statement_word(lang),
@@ -224,7 +239,29 @@ pub fn closed(lang: Language, round: &Round) -> String {
     if let Some(result) = round.result() {
         out.push_str(&result_text(lang, &result));
     }
+    out.push_str(&unchecked_note(lang, closed));
     out
+}
+
+/// Said when Discord's reaction lists could not be read at close.
+fn unchecked_note(lang: Language, closed: &Closed) -> String {
+    if closed.checked {
+        return String::new();
+    }
+    pick(
+        lang,
+        "\nLet op: Discord gaf de reactielijsten niet; deze uitslag telt de reacties die de bot zag.",
+        "\nNote: Discord did not give the reaction lists; this result counts the reactions the bot saw.",
+    )
+}
+
+/// What a statement message says when the statement could not be recorded.
+pub fn unrecorded_statement(lang: Language) -> String {
+    pick(
+        lang,
+        "~~Deze stelling kon niet worden vastgelegd~~ — stem hier niet; de gespreksleider plaatst hem opnieuw.",
+        "~~This statement could not be recorded~~ — do not vote here; the facilitator will post it again.",
+    )
 }
 
 pub fn room_set(lang: Language, round: &Round) -> String {
@@ -265,6 +302,9 @@ pub fn session_ended(lang: Language, ended: &Ended) -> String {
             " Er zijn geen stellingen gesteld.",
             " No statements were posted.",
         ));
+    }
+    if let Some(closed) = &ended.closed {
+        out.push_str(&unchecked_note(lang, closed));
     }
     for round in &ended.rounds {
         out.push('\n');
@@ -351,10 +391,19 @@ pub fn error(lang: Language, err: &WorkshopError) -> String {
         (E::Compare(crate::charts::data::CompareError::NeverAsked { position, .. }), Language::En) => format!("Statement {position} has not been closed in any session yet."),
         (E::PickDeck(decks), Language::Nl) => format!("Er zijn sessies met meerdere decks; kies er een bij /compare deck: {}.", decks.join(", ")),
         (E::PickDeck(decks), Language::En) => format!("There are sessions with several decks; pick one in /compare deck: {}.", decks.join(", ")),
+        (E::PostFailed { closed, error }, _) => {
+            let mut out = String::new();
+            if let Some(closed) = closed {
+                out.push_str(&self::closed(lang, closed));
+                out.push('\n');
+            }
+            out.push_str(&self::error(lang, &E::Chat(error.clone())));
+            out
+        }
         (E::Chat(chat), Language::Nl) => format!("Discord weigerde dit: {chat}. Kijk of de bot in dit kanaal mag schrijven en reageren (Send Messages, Add Reactions, Read Message History)."),
         (E::Chat(chat), Language::En) => format!("Discord refused this: {chat}. Check that the bot may write and react in this channel (Send Messages, Add Reactions, Read Message History)."),
-        (other, Language::Nl) => format!("Dat lukte niet door een fout aan de kant van de bot: {other}. Er is niets verloren; probeer het opnieuw of vraag de beheerder de logs te bekijken."),
-        (other, Language::En) => format!("That failed because of an error on the bot's side: {other}. Nothing was lost; try again or ask the operator to check the logs."),
+        (other, Language::Nl) => format!("Dat lukte niet door een fout aan de kant van de bot: {other}. Gesloten uitslagen blijven bewaard; vraag de beheerder de logs te bekijken voor je het opnieuw probeert."),
+        (other, Language::En) => format!("That failed because of an error on the bot's side: {other}. Closed results are kept; ask the operator to check the logs before you try again."),
     }
 }
 
@@ -465,27 +514,53 @@ mod tests {
             ambiguous: 0,
         };
         let r = round(online, Some(Tally::new(4, 3)));
-        let text = closed(Language::Nl, &r);
+        let text = closed(
+            Language::Nl,
+            &Closed {
+                round: r,
+                checked: true,
+            },
+        );
         assert_eq!(
             text,
             "Stelling 2/3 gesloten: 🟩 12 · 🟥 8 · n=20 (60% eens)\nonline: 🟩 8 · 🟥 5 · n=13 — zaal: 🟩 4 · 🟥 3 · n=7"
         );
         let text = closed(
             Language::En,
-            &round(
-                OnlineCount {
-                    agree: 1,
-                    disagree: 0,
-                    ambiguous: 2,
-                },
-                None,
-            ),
+            &Closed {
+                round: round(
+                    OnlineCount {
+                        agree: 1,
+                        disagree: 0,
+                        ambiguous: 2,
+                    },
+                    None,
+                ),
+                checked: true,
+            },
         );
         assert_eq!(
             text,
             "Statement 2/3 closed: 🟩 1 · 🟥 0 · n=1 (100% agree)\n2 votes not counted: both colours were given while the bot could not see their order."
         );
-        assert!(closed(Language::Nl, &round(OnlineCount::default(), None)).ends_with("n=0"));
+        let unchecked = Closed {
+            round: round(OnlineCount::default(), None),
+            checked: false,
+        };
+        let text = closed(Language::Nl, &unchecked);
+        assert!(
+            text.contains("n=0\nLet op: Discord gaf de reactielijsten niet"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn long_replies_fit_discord() {
+        let line = "Stelling 1/15: 🟩 120 · 🟥 80 · n=200 (60% eens)\n".repeat(60);
+        let fitted = fit(line.clone());
+        assert!(fitted.chars().count() <= MAX_CONTENT);
+        assert!(fitted.ends_with("(60% eens)\n…"), "cut at a line break");
+        assert_eq!(fit("kort".into()), "kort");
     }
 
     #[test]

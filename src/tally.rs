@@ -1,10 +1,11 @@
 //! The vote pipeline: reaction events in gateway order → voter states → group commit.
 //!
 //! One task owns the votes of every open round. Everything that changes them arrives on one
-//! queue, in order: reactions (forwarded synchronously, in gateway order, by the Discord layer),
-//! rounds being opened, reconciliations with Discord's reaction lists, and closes. Because a
-//! single task applies them one after another, two reactions of one person are never applied
-//! out of order, and a close sees exactly the reactions queued before it.
+//! queue, in order: reaction events (forwarded synchronously, in gateway order, by the Discord
+//! layer), statements being posted and rounds opened, reconciliations with Discord's reaction
+//! lists, and closes. Because a single task applies them one after another, two reactions of
+//! one person are never applied out of order, and a close sees exactly the events queued
+//! before it.
 //!
 //! The task takes whatever is queued (up to [`MAX_BATCH`]), applies it in memory, then writes
 //! all changed voter states with one flush ([`Store::apply_votes`]): durability costs one
@@ -12,21 +13,29 @@
 //!
 //! Reconciling with Discord's reaction lists is done in two steps so that the lists are never
 //! applied to a state newer than they are: [`TallyHandle::hold`] is queued *before* the lists
-//! are fetched; reactions of that round queued after it are held back; then
+//! are fetched; events of that round queued after it are held back; then
 //! [`TallyHandle::resync`] (the round stays open) or [`TallyHandle::close`] applies the lists
 //! to the state as of the hold and replays what was held. Replaying a reaction the lists
 //! already show changes nothing but its order, which the replay gets right. (Applying lists
 //! read earlier to a later state would mistake a colour removed in between for one added.)
 //!
-//! Raw user ids live only in memory here: they are turned into pseudonyms before anything is
-//! stored, and passed on (never stored) to the best-effort cleanup of superseded reactions.
+//! Reactions can come before the bot knows the message is a statement (a participant taps
+//! while the round is still being recorded): [`TallyHandle::posting`] is queued before the
+//! message is posted, and events on unknown messages of that channel are kept until
+//! [`TallyHandle::opened`] says which message it was.
+//!
+//! Raw user ids live only in memory here: they are turned into pseudonyms (with the round's
+//! secret, see [`crate::round_keys`]) before anything is stored, and passed on, never stored,
+//! to the best-effort cleanup of superseded reactions.
 
 use crate::domain::{
     Colour, OnlineCount, Presence, Reaction, Round, RoundId, RoundVotes, Timestamp, VoterState,
 };
+use crate::round_keys::{RoundKeyError, RoundKeys, RoundSecret};
 use crate::store::{Store, StoreError};
 use crate::voter_key::{Pseudonym, VoterKey};
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// The most queued messages applied in one batch (one flush).
@@ -43,6 +52,34 @@ pub struct RawReaction {
     /// The emoji's name: "🟩", "🟥", or anything else (ignored).
     pub emoji: String,
     pub added: bool,
+}
+
+/// A gateway event that changes votes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VoteEvent {
+    Reaction(RawReaction),
+    /// Someone removed all reactions of the message (`emoji: None`) or all of one emoji.
+    Cleared {
+        channel_id: u64,
+        message_id: u64,
+        emoji: Option<String>,
+    },
+}
+
+impl VoteEvent {
+    fn channel_id(&self) -> u64 {
+        match self {
+            VoteEvent::Reaction(r) => r.channel_id,
+            VoteEvent::Cleared { channel_id, .. } => *channel_id,
+        }
+    }
+
+    fn message_id(&self) -> u64 {
+        match self {
+            VoteEvent::Reaction(r) => r.message_id,
+            VoteEvent::Cleared { message_id, .. } => *message_id,
+        }
+    }
 }
 
 /// One user in a reaction list (`GET .../reactions/{emoji}`).
@@ -72,7 +109,13 @@ enum Msg {
     Ready {
         bot_user_id: u64,
     },
-    Reaction(RawReaction),
+    Event(VoteEvent),
+    Posting {
+        channel_id: u64,
+    },
+    PostFailed {
+        channel_id: u64,
+    },
     Opened(Round),
     Hold(RoundId),
     Resync(RoundId, Option<ReactionLists>),
@@ -80,7 +123,7 @@ enum Msg {
         round: RoundId,
         lists: Option<ReactionLists>,
         at: Timestamp,
-        reply: oneshot::Sender<Result<Round, StoreError>>,
+        reply: oneshot::Sender<Result<Round, TallyError>>,
     },
     Count(RoundId, oneshot::Sender<Option<OnlineCount>>),
     Superseded(Cleanup, oneshot::Sender<bool>),
@@ -99,67 +142,106 @@ pub enum TallyError {
     Stopped,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    RoundKeys(#[from] RoundKeyError),
 }
 
 impl TallyHandle {
-    /// Start the vote task with the open rounds and voter states in `store`. Requests to remove
-    /// superseded reactions go to `cleanup` when given (dropped when it is full: best effort).
+    /// Start the vote task with the open rounds and voter states in `store`, and their
+    /// secrets in `round_keys`. Requests to remove superseded reactions go to `cleanup` when
+    /// given (dropped when it is full: best effort).
     pub fn start(
         store: Store,
         key: VoterKey,
+        round_keys: Arc<RoundKeys>,
         cleanup: Option<mpsc::Sender<Cleanup>>,
-    ) -> Result<TallyHandle, StoreError> {
+    ) -> Result<TallyHandle, TallyError> {
         let mut task = Task {
             store,
             key,
+            round_keys,
             cleanup,
             bot_user_id: None,
             open: HashMap::new(),
-            votes: HashMap::new(),
+            rounds: HashMap::new(),
             held: HashMap::new(),
+            posting: HashMap::new(),
             unsaved: Vec::new(),
         };
-        for round in task.store.open_rounds()? {
-            let states = task.store.voter_states(round.id)?;
+        let open = task.store.open_rounds()?;
+        let ids: Vec<u64> = open.iter().map(|r| r.id.0).collect();
+        task.round_keys.forget(&[], Some(&ids))?;
+        for round in open {
+            let had_secret = task.round_keys.rounds().contains(&round.id.0);
+            let secret = task.round_keys.get_or_create(round.id.0)?;
+            // Without its secret, a round's stored states belong to nobody we can recognise:
+            // start from nothing; the reconciliation on ready reads presence from Discord.
+            let states = if had_secret {
+                task.store.voter_states(round.id)?
+            } else {
+                Vec::new()
+            };
             task.open.insert(round.message_id, round.id);
-            task.votes.insert(round.id, RoundVotes::from_states(states));
+            task.rounds.insert(round.id, OpenRound::new(secret, states));
         }
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(task.run(rx));
         Ok(TallyHandle { tx })
     }
 
+    fn send(&self, msg: Msg) {
+        let _ = self.tx.send(msg);
+    }
+
     /// The bot's own user id: its reactions never count.
     pub fn ready(&self, bot_user_id: u64) {
-        let _ = self.tx.send(Msg::Ready { bot_user_id });
+        self.send(Msg::Ready { bot_user_id });
     }
 
-    /// Queue a reaction event. Call in gateway order (it is applied in the order queued).
+    /// Queue a reaction event. Call in gateway order (events are applied in the order queued).
     pub fn reaction(&self, reaction: RawReaction) {
-        let _ = self.tx.send(Msg::Reaction(reaction));
+        self.send(Msg::Event(VoteEvent::Reaction(reaction)));
     }
 
-    /// A round was stored as open: its reactions count from now on.
+    /// Queue a gateway event that changes votes, in gateway order.
+    pub fn event(&self, event: VoteEvent) {
+        self.send(Msg::Event(event));
+    }
+
+    /// A statement is about to be posted in `channel`: keep events on messages of that channel
+    /// the task does not know yet, until [`TallyHandle::opened`] or
+    /// [`TallyHandle::post_failed`].
+    pub fn posting(&self, channel_id: u64) {
+        self.send(Msg::Posting { channel_id });
+    }
+
+    /// Posting in `channel` failed: drop what was kept for it.
+    pub fn post_failed(&self, channel_id: u64) {
+        self.send(Msg::PostFailed { channel_id });
+    }
+
+    /// A round was stored as open: its reactions count from now on, including those kept
+    /// since [`TallyHandle::posting`].
     pub fn opened(&self, round: Round) {
-        let _ = self.tx.send(Msg::Opened(round));
+        self.send(Msg::Opened(round));
     }
 
-    /// Hold back the round's reactions until [`TallyHandle::resync`]; queue this before
-    /// fetching the reaction lists.
+    /// Hold back the round's events until [`TallyHandle::resync`] or [`TallyHandle::close`];
+    /// queue this before fetching the reaction lists.
     pub fn hold(&self, round: RoundId) {
-        let _ = self.tx.send(Msg::Hold(round));
+        self.send(Msg::Hold(round));
     }
 
     /// Apply the reaction lists fetched after [`TallyHandle::hold`] (or nothing, when fetching
-    /// failed), then the reactions held back.
+    /// failed), then the events held back.
     pub fn resync(&self, round: RoundId, lists: Option<ReactionLists>) {
-        let _ = self.tx.send(Msg::Resync(round, lists));
+        self.send(Msg::Resync(round, lists));
     }
 
     /// Close a round: apply the reaction lists (fetched after [`TallyHandle::hold`]; `None`
-    /// when Discord could not be asked: the known states count) and the reactions held since,
-    /// then store the result. Reactions queued after this do not count. Returns the closed
-    /// round once it is durable.
+    /// when Discord could not be asked: the known states count) and the events held since,
+    /// then store the result and forget the round's secret. Events queued after this do not
+    /// count. Returns the closed round once it is durable.
     pub async fn close(
         &self,
         round: RoundId,
@@ -167,58 +249,71 @@ impl TallyHandle {
         at: Timestamp,
     ) -> Result<Round, TallyError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Msg::Close {
-                round,
-                lists,
-                at,
-                reply,
-            })
-            .map_err(|_| TallyError::Stopped)?;
-        Ok(answer.await.map_err(|_| TallyError::Stopped)??)
+        self.send(Msg::Close {
+            round,
+            lists,
+            at,
+            reply,
+        });
+        answer.await.map_err(|_| TallyError::Stopped)?
     }
 
     /// The current online count of an open round (`None` when it is not open).
     pub async fn count(&self, round: RoundId) -> Result<Option<OnlineCount>, TallyError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Msg::Count(round, reply))
-            .map_err(|_| TallyError::Stopped)?;
+        self.send(Msg::Count(round, reply));
         answer.await.map_err(|_| TallyError::Stopped)
     }
 
     /// Is `cleanup.colour` still the older of the participant's two colours? (Checked just
-    /// before removing it: they may have changed their mind again meanwhile.)
+    /// before removing it: they may have changed their mind again meanwhile.) Always `false`
+    /// while the round is held: what is held may already have changed it.
     pub async fn still_superseded(&self, cleanup: Cleanup) -> Result<bool, TallyError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Msg::Superseded(cleanup, reply))
-            .map_err(|_| TallyError::Stopped)?;
+        self.send(Msg::Superseded(cleanup, reply));
         answer.await.map_err(|_| TallyError::Stopped)
     }
 
     /// Wait until everything queued before is applied and durable.
     pub async fn barrier(&self) -> Result<(), TallyError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Msg::Barrier(reply))
-            .map_err(|_| TallyError::Stopped)?;
+        self.send(Msg::Barrier(reply));
         answer.await.map_err(|_| TallyError::Stopped)
     }
 }
 
+/// What the task keeps of an open round.
+struct OpenRound {
+    secret: RoundSecret,
+    votes: RoundVotes<Pseudonym>,
+}
+
+impl OpenRound {
+    fn new(secret: RoundSecret, states: Vec<(Pseudonym, VoterState)>) -> OpenRound {
+        OpenRound {
+            secret,
+            votes: RoundVotes::from_states(states),
+        }
+    }
+}
+
+type Changes = Vec<(RoundId, Pseudonym, VoterState)>;
+
 struct Task {
     store: Store,
     key: VoterKey,
+    round_keys: Arc<RoundKeys>,
     cleanup: Option<mpsc::Sender<Cleanup>>,
     bot_user_id: Option<u64>,
     /// message id → open round
     open: HashMap<u64, RoundId>,
-    votes: HashMap<RoundId, RoundVotes<Pseudonym>>,
-    /// Reactions held back while a round is being reconciled.
-    held: HashMap<RoundId, Vec<RawReaction>>,
+    rounds: HashMap<RoundId, OpenRound>,
+    /// Events held back while a round is being reconciled.
+    held: HashMap<RoundId, Vec<VoteEvent>>,
+    /// Events on not-yet-known messages of channels where a statement is being posted.
+    posting: HashMap<u64, Vec<VoteEvent>>,
     /// Voter states whose write failed; retried with the next batch.
-    unsaved: Vec<(RoundId, Pseudonym, VoterState)>,
+    unsaved: Changes,
 }
 
 impl Task {
@@ -230,13 +325,16 @@ impl Task {
             for msg in batch.drain(..) {
                 match msg {
                     Msg::Ready { bot_user_id } => self.bot_user_id = Some(bot_user_id),
-                    Msg::Reaction(reaction) => self.reaction(reaction, &mut changes),
-                    Msg::Opened(round) => {
-                        self.open.insert(round.message_id, round.id);
-                        self.votes.entry(round.id).or_default();
+                    Msg::Event(event) => self.event(event, &mut changes),
+                    Msg::Posting { channel_id } => {
+                        self.posting.entry(channel_id).or_default();
                     }
+                    Msg::PostFailed { channel_id } => {
+                        self.posting.remove(&channel_id);
+                    }
+                    Msg::Opened(round) => self.opened(round, &mut changes),
                     Msg::Hold(round) => {
-                        if self.votes.contains_key(&round) {
+                        if self.rounds.contains_key(&round) {
                             self.held.entry(round).or_default();
                         }
                     }
@@ -256,7 +354,8 @@ impl Task {
                         let _ = reply.send(closed);
                     }
                     Msg::Count(round, reply) => {
-                        let _ = reply.send(self.votes.get(&round).map(RoundVotes::count));
+                        let count = self.rounds.get(&round).map(|r| r.votes.count());
+                        let _ = reply.send(count);
                     }
                     Msg::Superseded(cleanup, reply) => {
                         let _ = reply.send(self.superseded(&cleanup));
@@ -277,22 +376,60 @@ impl Task {
         }
     }
 
-    fn reaction(
-        &mut self,
-        reaction: RawReaction,
-        changes: &mut Vec<(RoundId, Pseudonym, VoterState)>,
-    ) {
-        let Some(&round) = self.open.get(&reaction.message_id) else {
+    fn opened(&mut self, round: Round, changes: &mut Changes) {
+        let kept = self.posting.remove(&round.channel_id).unwrap_or_default();
+        let secret = match self.round_keys.get_or_create(round.id.0) {
+            Ok(secret) => secret,
+            Err(err) => {
+                // Counting goes on in memory; the close reconciles with Discord either way.
+                tracing::error!(
+                    "{err}; votes of round {:?} are kept in memory only",
+                    round.id
+                );
+                [0; 32]
+            }
+        };
+        self.open.insert(round.message_id, round.id);
+        self.rounds
+            .entry(round.id)
+            .or_insert_with(|| OpenRound::new(secret, Vec::new()));
+        for event in kept {
+            if event.message_id() == round.message_id {
+                self.event(event, changes);
+            }
+        }
+    }
+
+    fn event(&mut self, event: VoteEvent, changes: &mut Changes) {
+        let Some(&round) = self.open.get(&event.message_id()) else {
+            if let Some(kept) = self.posting.get_mut(&event.channel_id()) {
+                kept.push(event); // maybe the statement being posted
+            }
             return; // not a statement message, or its round is closed: does not count
         };
         if let Some(held) = self.held.get_mut(&round) {
-            held.push(reaction);
+            held.push(event);
             return;
         }
+        match event {
+            VoteEvent::Reaction(reaction) => self.reaction(round, reaction, changes),
+            VoteEvent::Cleared { emoji, .. } => {
+                if let Some(open) = self.rounds.get_mut(&round) {
+                    for (voter, state) in open.votes.clear(emoji.as_deref()) {
+                        changes.push((round, voter, state));
+                    }
+                }
+            }
+        }
+    }
+
+    fn reaction(&mut self, round: RoundId, reaction: RawReaction, changes: &mut Changes) {
         let by_bot = reaction.user_is_bot || Some(reaction.user_id) == self.bot_user_id;
-        let voter = self.key.pseudonym(reaction.user_id);
-        let votes = self.votes.entry(round).or_default();
-        let Some((voter, state)) = votes.apply(Reaction {
+        let Some(open) = self.rounds.get_mut(&round) else {
+            return;
+        };
+        let voter = self.key.pseudonym(&open.secret, reaction.user_id);
+        let Some((voter, state)) = open.votes.apply(Reaction {
             voter,
             by_bot,
             emoji: reaction.emoji,
@@ -316,24 +453,25 @@ impl Task {
         let Some(round) = self.open.get(&cleanup.message_id) else {
             return false;
         };
-        let voter = self.key.pseudonym(cleanup.user_id);
-        self.votes
-            .get(round)
-            .is_some_and(|votes| votes.state(&voter).superseded() == Some(cleanup.colour))
+        if self.held.contains_key(round) {
+            return false;
+        }
+        self.rounds.get(round).is_some_and(|open| {
+            let voter = self.key.pseudonym(&open.secret, cleanup.user_id);
+            open.votes.state(&voter).superseded() == Some(cleanup.colour)
+        })
     }
 
-    fn release(&mut self, round: RoundId, changes: &mut Vec<(RoundId, Pseudonym, VoterState)>) {
-        for reaction in self.held.remove(&round).unwrap_or_default() {
-            self.reaction(reaction, changes);
+    fn release(&mut self, round: RoundId, changes: &mut Changes) {
+        for event in self.held.remove(&round).unwrap_or_default() {
+            self.event(event, changes);
         }
     }
 
-    fn reconcile(
-        &mut self,
-        round: RoundId,
-        lists: &ReactionLists,
-        changes: &mut Vec<(RoundId, Pseudonym, VoterState)>,
-    ) {
+    fn reconcile(&mut self, round: RoundId, lists: &ReactionLists, changes: &mut Changes) {
+        let Some(open) = self.rounds.get_mut(&round) else {
+            return;
+        };
         let mut present: HashMap<Pseudonym, Presence> = HashMap::new();
         for (colour, users) in [
             (Colour::Agree, &lists.agree),
@@ -343,14 +481,14 @@ impl Task {
                 if user.bot || Some(user.id) == self.bot_user_id {
                     continue;
                 }
-                let entry = present.entry(self.key.pseudonym(user.id)).or_default();
+                let entry = present
+                    .entry(self.key.pseudonym(&open.secret, user.id))
+                    .or_default();
                 *entry = entry.with(colour);
             }
         }
-        if let Some(votes) = self.votes.get_mut(&round) {
-            for (voter, state) in votes.reconcile(&present) {
-                changes.push((round, voter, state));
-            }
+        for (voter, state) in open.votes.reconcile(&present) {
+            changes.push((round, voter, state));
         }
     }
 
@@ -359,12 +497,12 @@ impl Task {
         round: RoundId,
         lists: Option<ReactionLists>,
         at: Timestamp,
-        changes: &mut Vec<(RoundId, Pseudonym, VoterState)>,
-    ) -> Result<Round, StoreError> {
-        if !self.votes.contains_key(&round) {
+        changes: &mut Changes,
+    ) -> Result<Round, TallyError> {
+        if !self.rounds.contains_key(&round) {
             return match self.store.round(round)? {
-                Some(closed) if !closed.is_open() => Err(StoreError::RoundClosed(round)),
-                _ => Err(StoreError::NoSuchRound(round)),
+                Some(closed) if !closed.is_open() => Err(StoreError::RoundClosed(round).into()),
+                _ => Err(StoreError::NoSuchRound(round).into()),
             };
         }
         // The lists were read after the hold: apply them to the state as of the hold, then
@@ -373,16 +511,17 @@ impl Task {
             self.reconcile(round, lists, changes);
         }
         self.release(round, changes);
-        let count = self
-            .votes
-            .get(&round)
-            .map(RoundVotes::count)
-            .unwrap_or_default();
+        let count = self.rounds[&round].votes.count();
         let closed = self.store.close_round(round, count, at)?;
         // Voter records of a closed round are gone; none may be written after the close.
         changes.retain(|(r, _, _)| *r != round);
-        self.votes.remove(&round);
+        self.rounds.remove(&round);
         self.open.retain(|_, r| *r != round);
+        // Without its secret, whatever sled still holds of the round's voters is unlinkable.
+        if let Err(err) = self.round_keys.forget(&[round.0], None) {
+            // The result is stored; the secret goes with the sweep at the next start.
+            tracing::error!("{err}");
+        }
         Ok(closed)
     }
 }

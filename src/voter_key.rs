@@ -1,7 +1,8 @@
 //! Voter pseudonyms: a keyed hash (HMAC-SHA256) of a participant's Discord user id.
 //!
 //! The raw user id is never stored or logged: the bot turns it into a [`Pseudonym`] the moment
-//! a reaction arrives. The key lives outside the database — in `STEMKAART_VOTER_KEY`, or in a
+//! a reaction arrives, mixed with a per-round secret ([`crate::round_keys`]) so that records a
+//! closed round leaves behind can no longer be linked to anyone. The key lives outside the database — in `STEMKAART_VOTER_KEY`, or in a
 //! key file created on first use next to the database with 0600 permissions — so a copy of the
 //! database alone cannot be matched against user ids.
 
@@ -88,6 +89,15 @@ impl VoterKey {
         }
     }
 
+    /// Like [`VoterKey::load`], but `None` instead of creating a missing key file.
+    pub fn existing(db_path: &Path, env_value: Option<&str>) -> Result<Option<VoterKey>, KeyError> {
+        if env_value.is_some() || key_file_for(db_path).exists() {
+            Self::load(db_path, env_value).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     fn create(path: &Path) -> Result<VoterKey, KeyError> {
         let failed = |source| KeyError::Create {
             path: path.to_path_buf(),
@@ -116,8 +126,13 @@ impl VoterKey {
         &self.origin
     }
 
-    pub fn pseudonym(&self, user_id: u64) -> Pseudonym {
-        Pseudonym(self.mac(format!("user:{user_id}").as_bytes()))
+    /// A voter's pseudonym in one round: HMAC(key, round secret ‖ user id). Without the round
+    /// secret (forgotten when the round closes) it cannot be linked to the user any more.
+    pub fn pseudonym(&self, round_secret: &[u8; 32], user_id: u64) -> Pseudonym {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(round_secret);
+        mac.update(format!("user:{user_id}").as_bytes());
+        Pseudonym(mac.finalize().into_bytes().into())
     }
 
     /// A value stored in the database to notice a different key later (it reveals nothing
@@ -156,8 +171,10 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         let again = VoterKey::load(&db, None).unwrap();
-        assert_eq!(first.pseudonym(42), again.pseudonym(42));
-        assert_ne!(first.pseudonym(42), first.pseudonym(43));
+        let round = [7u8; 32];
+        assert_eq!(first.pseudonym(&round, 42), again.pseudonym(&round, 42));
+        assert_ne!(first.pseudonym(&round, 42), first.pseudonym(&round, 43));
+        assert_ne!(first.pseudonym(&round, 42), first.pseudonym(&[8u8; 32], 42));
     }
 
     #[test]
@@ -166,7 +183,7 @@ mod tests {
         let db = dir.path().join("x.db");
         let a = VoterKey::load(&db, Some("a long enough secret value")).unwrap();
         let b = VoterKey::load(&db, Some("another long secret value!")).unwrap();
-        assert_ne!(a.pseudonym(1), b.pseudonym(1));
+        assert_ne!(a.pseudonym(&[0; 32], 1), b.pseudonym(&[0; 32], 1));
         assert_ne!(a.check_value(), b.check_value());
         assert!(!key_file_for(&db).exists());
         assert!(matches!(

@@ -92,6 +92,12 @@ pub enum WorkshopError {
     Chart(#[from] crate::charts::ChartError),
     #[error("Discord refused: {0}")]
     Chat(#[from] ChatError),
+    /// Posting the statement failed after the open round was closed.
+    #[error("Discord refused the statement: {error}")]
+    PostFailed {
+        closed: Option<Box<Closed>>,
+        error: ChatError,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -102,12 +108,21 @@ pub enum WorkshopError {
 
 pub type Result<T> = std::result::Result<T, WorkshopError>;
 
+/// A round that was just closed.
+#[derive(Clone, Debug)]
+pub struct Closed {
+    pub round: Round,
+    /// Discord's reaction lists were read at close; `false`: they could not be, and the
+    /// result counts the reactions the bot saw.
+    pub checked: bool,
+}
+
 /// A statement was posted (after closing the round that was open, if any).
 #[derive(Clone, Debug)]
 pub struct Posted {
     pub session: Session,
     pub round: Round,
-    pub closed: Option<Round>,
+    pub closed: Option<Closed>,
     /// The bot could not add its own 🟩/🟥 (participants can still react themselves).
     pub reactions_missing: Option<ChatError>,
 }
@@ -116,7 +131,7 @@ pub struct Posted {
 #[derive(Clone, Debug)]
 pub struct Ended {
     pub session: Session,
-    pub closed: Option<Round>,
+    pub closed: Option<Closed>,
     pub rounds: Vec<Round>,
 }
 
@@ -265,9 +280,15 @@ impl<C: Chat> Workshop<C> {
         Ok((session, round))
     }
 
-    /// The round a room count goes to: the open one, else the last closed one.
+    /// The round a room count goes to: the open one, else the last closed one — of the
+    /// channel's open session, or else of its latest (so the cards can still be typed right
+    /// after `/session end`).
     pub fn check_room(&self, channel: u64) -> Result<(Session, Round)> {
-        let session = self.open_session(channel)?;
+        let session = self
+            .inner
+            .store
+            .current_or_latest_session(channel)?
+            .ok_or(WorkshopError::NoSession)?;
         let rounds = self.inner.store.rounds_of(session.id)?;
         let round = session::room_target(&rounds)
             .cloned()
@@ -341,8 +362,19 @@ impl<C: Chat> Workshop<C> {
             deck.len(),
             &statement.text,
         );
-        let message_id = self.inner.chat.post(channel, &content).await?;
-        let round = self.inner.store.open_round(NewRound {
+        // Reactions may come before the round is recorded: the vote task keeps them.
+        self.inner.tally.posting(channel);
+        let message_id = match self.inner.chat.post(channel, &content).await {
+            Ok(id) => id,
+            Err(error) => {
+                self.inner.tally.post_failed(channel);
+                return Err(WorkshopError::PostFailed {
+                    closed: closed.map(Box::new),
+                    error,
+                });
+            }
+        };
+        let new_round = NewRound {
             session_id: session.id,
             statement_id: statement.id.clone(),
             position,
@@ -352,7 +384,17 @@ impl<C: Chat> Workshop<C> {
             channel_id: channel,
             message_id,
             opened_at: now,
-        })?;
+        };
+        let round = match self.inner.store.open_round(new_round) {
+            Ok(round) => round,
+            Err(err) => {
+                self.inner.tally.post_failed(channel);
+                // Nobody should vote on a statement that is not recorded.
+                let void = crate::messages::unrecorded_statement(session.language);
+                let _ = self.inner.chat.edit(channel, message_id, &void).await;
+                return Err(err.into());
+            }
+        };
         self.inner.tally.opened(round.clone());
         let mut reactions_missing = None;
         for colour in Colour::BOTH {
@@ -380,7 +422,7 @@ impl<C: Chat> Workshop<C> {
 
     /// Close the open round: reconcile with Discord's reaction lists, store the result, mark
     /// the statement message closed.
-    pub async fn close_statement(&self, channel: u64, now: Timestamp) -> Result<(Session, Round)> {
+    pub async fn close_statement(&self, channel: u64, now: Timestamp) -> Result<(Session, Closed)> {
         let _guard = self.lock(channel).await;
         let (session, round) = self.check_close(channel)?;
         let closed = self.close_round(&session, round, now).await?;
@@ -442,18 +484,6 @@ impl<C: Chat> Workshop<C> {
         Ok(rounds.len())
     }
 
-    /// Reconcile the round of one message (after someone removed all its reactions at once).
-    pub async fn reconcile_message(&self, message_id: u64) -> Result<()> {
-        let rounds = self.inner.store.open_rounds()?;
-        if let Some(round) = rounds.iter().find(|r| r.message_id == message_id) {
-            let _guard = self.lock(round.channel_id).await;
-            self.inner.tally.hold(round.id);
-            let lists = self.fetch_lists(round).await;
-            self.inner.tally.resync(round.id, lists);
-        }
-        Ok(())
-    }
-
     fn open_round_of(&self, session: &Session) -> Result<Option<Round>> {
         Ok(self
             .inner
@@ -463,12 +493,16 @@ impl<C: Chat> Workshop<C> {
             .find(Round::is_open))
     }
 
-    async fn close_round(&self, session: &Session, round: Round, now: Timestamp) -> Result<Round> {
+    async fn close_round(&self, session: &Session, round: Round, now: Timestamp) -> Result<Closed> {
         self.inner.tally.hold(round.id);
         let lists = self.fetch_lists(&round).await;
+        let checked = lists.is_some();
         let closed = self.inner.tally.close(round.id, lists, now).await?;
         self.show_closed(session, &closed).await;
-        Ok(closed)
+        Ok(Closed {
+            round: closed,
+            checked,
+        })
     }
 
     /// Edit the statement message to show it is closed, with its result (best effort: the
@@ -529,15 +563,18 @@ impl<C: Chat> Workshop<C> {
 
     /// The comparison `/compare` shows: of `deck`, else of this channel's (latest) session's
     /// deck, else of the only deck with sessions; `statement`: that deck position alone.
+    /// Only sessions held in `guild` are compared: a server sees its own sessions (the
+    /// command line exports and draws everything).
     pub fn compare_of(
         &self,
+        guild: u64,
         channel: u64,
         deck: Option<&str>,
         statement: Option<u32>,
         style: &crate::charts::data::Style,
     ) -> Result<crate::charts::CompareChart> {
         let store = &self.inner.store;
-        let sessions = store.sessions_with_rounds()?;
+        let sessions = self.sessions_of_guild(guild)?;
         let deck_id = match deck {
             Some(deck) => deck.trim().to_string(),
             None => match store.current_or_latest_session(channel)? {
@@ -567,10 +604,15 @@ impl<C: Chat> Workshop<C> {
         )?)
     }
 
-    /// The CSV export of every closed round.
-    pub fn export(&self) -> Result<String> {
-        let sessions = self.inner.store.sessions_with_rounds()?;
-        Ok(crate::domain::export::csv(&sessions))
+    /// The CSV export of every closed round of the sessions held in `guild`.
+    pub fn export(&self, guild: u64) -> Result<String> {
+        Ok(crate::domain::export::csv(&self.sessions_of_guild(guild)?))
+    }
+
+    fn sessions_of_guild(&self, guild: u64) -> Result<Vec<(Session, Vec<Round>)>> {
+        let mut sessions = self.inner.store.sessions_with_rounds()?;
+        sessions.retain(|(s, _)| s.guild_id == guild);
+        Ok(sessions)
     }
 }
 

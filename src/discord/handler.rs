@@ -10,7 +10,7 @@ use crate::domain::session::Tally;
 use crate::domain::Language;
 use crate::messages::{self, reply_language};
 use crate::reports;
-use crate::tally::RawReaction;
+use crate::tally::{RawReaction, VoteEvent};
 use crate::workshop::{now, Which, Workshop, WorkshopError};
 use serenity::all::{
     CollectorCallback, CommandInteraction, Context, CreateAttachment, CreateAutocompleteResponse,
@@ -84,10 +84,19 @@ impl Bot {
                 match event {
                     Event::ReactionAdd(add) => forward(&workshop, &add.reaction, true),
                     Event::ReactionRemove(remove) => forward(&workshop, &remove.reaction, false),
-                    // Someone removed all reactions (or all of one emoji) at once: ask Discord.
-                    Event::ReactionRemoveAll(all) => resync(&workshop, all.message_id.get()),
-                    Event::ReactionRemoveEmoji(emoji) => {
-                        resync(&workshop, emoji.reaction.message_id.get())
+                    // Someone with Manage Messages removed all reactions, or all of one emoji.
+                    Event::ReactionRemoveAll(all) => workshop.tally().event(VoteEvent::Cleared {
+                        channel_id: all.channel_id.get(),
+                        message_id: all.message_id.get(),
+                        emoji: None,
+                    }),
+                    Event::ReactionRemoveEmoji(removed) => {
+                        let reaction = &removed.reaction;
+                        workshop.tally().event(VoteEvent::Cleared {
+                            channel_id: reaction.channel_id.get(),
+                            message_id: reaction.message_id.get(),
+                            emoji: Some(emoji_name(&reaction.emoji)),
+                        })
                     }
                     _ => {}
                 }
@@ -218,8 +227,8 @@ impl Bot {
                     false,
                     w.check_close(channel),
                     |_| async {
-                        let (_, round) = w.close_statement(channel, now()).await?;
-                        Ok(Reply::text(messages::closed(lang, &round)))
+                        let (_, closed) = w.close_statement(channel, now()).await?;
+                        Ok(Reply::text(messages::closed(lang, &closed)))
                     },
                 )
                 .await
@@ -268,7 +277,7 @@ impl Bot {
                     language: lang,
                     simulated: false,
                 };
-                let check = w.compare_of(channel, deck.as_deref(), statement, &style);
+                let check = w.compare_of(guild, channel, deck.as_deref(), statement, &style);
                 respond(ctx, &command, lang, false, check, |chart| async move {
                     let summary = messages::compare_summary(lang, &chart);
                     let name = match statement {
@@ -285,7 +294,7 @@ impl Bot {
             }
             Command::Export => {
                 respond(ctx, &command, lang, true, Ok(()), |()| async {
-                    let csv = w.export()?;
+                    let csv = w.export(guild)?;
                     let rows = csv.lines().count().saturating_sub(1);
                     let name = format!("stemkaart-export-{}.csv", now().date_iso());
                     Ok(Reply {
@@ -333,33 +342,33 @@ fn forward(workshop: &Workshop<SerenityChat>, reaction: &Reaction, added: bool) 
     let Some(user) = reaction.user_id else {
         return;
     };
-    let emoji = match &reaction.emoji {
-        ReactionType::Unicode(name) => name.clone(),
-        _ => String::new(), // custom emoji never count
-    };
+    // Super reactions are listed apart by Discord (and only normal ones by the reaction
+    // lists the bot reconciles with): only normal 🟩/🟥 reactions are votes.
+    if reaction.burst {
+        return;
+    }
     workshop.tally().reaction(RawReaction {
         channel_id: reaction.channel_id.get(),
         message_id: reaction.message_id.get(),
         user_id: user.get(),
         user_is_bot: reaction.member.as_ref().is_some_and(|m| m.user.bot),
-        emoji,
+        emoji: emoji_name(&reaction.emoji),
         added,
     });
 }
 
-fn resync(workshop: &Workshop<SerenityChat>, message_id: u64) {
-    let workshop = workshop.clone();
-    tokio::spawn(async move {
-        if let Err(err) = workshop.reconcile_message(message_id).await {
-            tracing::warn!("could not reconcile message {message_id}: {err}");
-        }
-    });
+/// The emoji as the vote rules see it; custom emoji never count.
+fn emoji_name(emoji: &ReactionType) -> String {
+    match emoji {
+        ReactionType::Unicode(name) => name.clone(),
+        _ => String::new(),
+    }
 }
 
 /// An immediate private answer (refusals and mistakes).
 async fn refuse(ctx: &Context, command: &CommandInteraction, text: String) {
     let message = CreateInteractionResponseMessage::new()
-        .content(text)
+        .content(messages::fit(text))
         .ephemeral(true);
     if let Err(err) = command
         .create_response(&ctx.http, CreateInteractionResponse::Message(message))
@@ -412,7 +421,7 @@ async fn respond<T, F>(
             Reply::text(messages::error(lang, &err))
         }
     };
-    let mut edit = EditInteractionResponse::new().content(reply.text);
+    let mut edit = EditInteractionResponse::new().content(messages::fit(reply.text));
     if let Some((bytes, name)) = reply.file {
         edit = edit.new_attachment(CreateAttachment::bytes(bytes, name));
     }

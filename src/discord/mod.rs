@@ -12,6 +12,7 @@ pub mod cleanup;
 pub mod commands;
 mod handler;
 
+use crate::round_keys::RoundKeys;
 use crate::store::Store;
 use crate::tally::TallyHandle;
 use crate::voter_key::VoterKey;
@@ -19,6 +20,7 @@ use crate::workshop::Workshop;
 use anyhow::Context as _;
 use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// What the bot logs when serenity could not read a gateway payload (tests look for it).
@@ -48,8 +50,8 @@ pub fn intents() -> GatewayIntents {
 /// Run the bot until it is stopped (Ctrl-C or SIGTERM) or Discord refuses it.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let store = Store::open(&settings.db)?;
-    let key = VoterKey::load(&settings.db, settings.voter_key.as_deref())?;
-    store.check_voter_key(&key)?;
+    let key = voter_key(&store, &settings)?;
+    let round_keys = Arc::new(RoundKeys::open(&settings.db)?);
     let decks = crate::decks::load_folder(&settings.statements)?;
     for problem in &decks.problems {
         tracing::warn!("deck problem (this deck cannot be used until fixed): {problem}");
@@ -77,7 +79,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let http = client.http.clone();
 
     let (cleanup_tx, cleanup_rx) = mpsc::channel(1024);
-    let tally = TallyHandle::start(store.clone(), key, Some(cleanup_tx))?;
+    let tally = TallyHandle::start(store.clone(), key, round_keys, Some(cleanup_tx))?;
     let chat = chat::SerenityChat { http: http.clone() };
     let workshop = Workshop::new(
         store.clone(),
@@ -110,6 +112,23 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     tally.barrier().await.ok();
     store.flush()?;
     result
+}
+
+/// The voter key: from the variable, or the key file (created on first use — but not when the
+/// database has open rounds counted with a key that went missing).
+fn voter_key(store: &Store, settings: &Settings) -> anyhow::Result<VoterKey> {
+    let env = settings.voter_key.as_deref();
+    let key = match VoterKey::existing(&settings.db, env)? {
+        Some(key) => key,
+        None if store.has_voter_key()? && !store.open_rounds()?.is_empty() => anyhow::bail!(
+            "the voter key file {} is missing and this database has open rounds counted with it; \
+             put the file back (or set STEMKAART_VOTER_KEY to the key)",
+            crate::voter_key::key_file_for(&settings.db).display()
+        ),
+        None => VoterKey::load(&settings.db, env)?,
+    };
+    store.check_voter_key(&key)?;
+    Ok(key)
 }
 
 async fn shutdown_signal() {

@@ -301,6 +301,30 @@ impl<V: std::hash::Hash + Eq + Clone> RoundVotes<V> {
             .collect()
     }
 
+    /// Someone with Manage Messages removed every reaction from the message (`None`) or every
+    /// reaction of one emoji. Returns the changed states.
+    pub fn clear(&mut self, emoji: Option<&str>) -> Vec<(V, VoterState)> {
+        let colour = match emoji {
+            None => None,
+            Some(emoji) => match Colour::from_emoji(emoji) {
+                Some(colour) => Some(colour),
+                None => return Vec::new(), // another emoji: no vote changes
+            },
+        };
+        let voters: Vec<V> = self.states.keys().cloned().collect();
+        voters
+            .into_iter()
+            .filter_map(|voter| {
+                let before = self.state(&voter);
+                let after = match colour {
+                    None => VoterState::Nothing,
+                    Some(colour) => before.removed(colour),
+                };
+                self.set(voter, before, after)
+            })
+            .collect()
+    }
+
     pub fn state(&self, voter: &V) -> VoterState {
         self.states.get(voter).copied().unwrap_or_default()
     }
@@ -421,6 +445,21 @@ mod tests {
         for other in ["👍", "🟢", "🔴", "green", ""] {
             assert_eq!(Colour::from_emoji(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn clearing_reactions_withdraws_votes() {
+        let mut votes = RoundVotes::from_states([
+            (1, VoterState::One(G)),
+            (2, VoterState::Both { latest: G }),
+            (3, VoterState::One(R)),
+        ]);
+        let mut changed = votes.clear(Some("🟩"));
+        changed.sort_by_key(|(v, _)| *v);
+        assert_eq!(changed, [(1, VoterState::Nothing), (2, VoterState::One(R))]);
+        assert!(votes.clear(Some("👍")).is_empty());
+        assert_eq!(votes.clear(None).len(), 2);
+        assert_eq!(votes.count(), OnlineCount::default());
     }
 
     #[test]

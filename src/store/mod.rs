@@ -31,6 +31,7 @@ use crate::domain::{
     Language, Municipality, OnlineCount, Round, Session, Timestamp, VoterState, Wording,
 };
 use crate::voter_key::{Pseudonym, VoterKey};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -55,7 +56,7 @@ pub enum StoreError {
     Corrupt { path: PathBuf, detail: String },
     #[error("{path} is not a stemkaart database ({detail})")]
     NotADatabase { path: PathBuf, detail: String },
-    #[error("the voter key from {origin} is not the key this database was written with; use the original key (STEMKAART_VOTER_KEY or the key file next to the database)")]
+    #[error("the voter key from {origin} is not the key the open rounds of this database were counted with; use the original key (STEMKAART_VOTER_KEY or the key file next to the database)")]
     WrongVoterKey { origin: String },
     #[error("database error in {path}: {detail}")]
     Sled { path: PathBuf, detail: String },
@@ -70,6 +71,8 @@ pub enum StoreError {
     NoSuchRound(RoundId),
     #[error("round {0:?} is already closed")]
     RoundClosed(RoundId),
+    #[error("round {0:?} is still open; close it first")]
+    RoundOpen(RoundId),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -212,17 +215,17 @@ impl Store {
         Ok(self.inner.sessions.is_empty() && self.inner.rounds.is_empty())
     }
 
-    /// Tie the database to a voter key: the first key is remembered (as a check value), a
-    /// different one later is refused, so pseudonyms of open rounds always match.
-    /// Durable on return.
+    /// Tie the database to a voter key: the key is remembered (as a check value); a different
+    /// key later is refused while rounds are open (their voters could not be recognised), and
+    /// taken over when none is. Durable on return.
     pub fn check_voter_key(&self, key: &VoterKey) -> Result<()> {
         let check = key.check_value();
         match self.inner.db.get(KEY_CHECK).map_err(|e| self.err(e))? {
             Some(stored) if stored.as_ref() == check => Ok(()),
-            Some(_) => Err(StoreError::WrongVoterKey {
+            Some(_) if !self.open_rounds()?.is_empty() => Err(StoreError::WrongVoterKey {
                 origin: key.origin().to_string(),
             }),
-            None => {
+            _ => {
                 self.inner
                     .db
                     .insert(KEY_CHECK, &check)
@@ -249,61 +252,63 @@ impl Store {
             started_at: new.started_at,
             ended_at: None,
         };
+        let json = serde_json::to_vec(&session).expect("sessions serialize");
         let channel = new.channel_id.to_be_bytes();
-        let claimed = self
-            .inner
-            .open_sessions
-            .compare_and_swap(channel, None as Option<&[u8]>, Some(&id.0.to_be_bytes()))
-            .map_err(|e| self.err(e))?;
-        if let Err(existing) = claimed {
-            let other = existing
-                .current
-                .and_then(|v| decode_id(&v))
-                .map(SessionId)
-                .and_then(|id| self.session(id).ok().flatten());
-            return Err(StoreError::ChannelBusy {
-                session: other.as_ref().map_or(SessionId(0), |s| s.id),
-                municipality: other.map_or_else(String::new, |s| s.municipality.to_string()),
-            });
+        // Claim the channel and write the session in one transaction: a crash in between
+        // must not leave a channel claimed by a session that does not exist.
+        let result = (&self.inner.open_sessions, &self.inner.sessions).transaction(
+            |(open_sessions, sessions)| {
+                if let Some(existing) = open_sessions.get(channel)? {
+                    return Err(ConflictableTransactionError::Abort(decode_id(&existing)));
+                }
+                open_sessions.insert(&channel, &id.0.to_be_bytes())?;
+                sessions.insert(&id.0.to_be_bytes(), json.as_slice())?;
+                Ok(())
+            },
+        );
+        match result {
+            Ok(()) => {}
+            Err(TransactionError::Abort(existing)) => {
+                let other = existing
+                    .map(SessionId)
+                    .and_then(|id| self.session(id).ok().flatten());
+                return Err(StoreError::ChannelBusy {
+                    session: other.as_ref().map_or(SessionId(0), |s| s.id),
+                    municipality: other.map_or_else(String::new, |s| s.municipality.to_string()),
+                });
+            }
+            Err(TransactionError::Storage(err)) => return Err(self.err(err)),
         }
-        self.put_session(&session)?;
         self.flush()?;
         Ok(session)
     }
 
     /// End a session: it gets its end time, the channel is free again, and the per-voter
-    /// records of its rounds are removed (results stay). A round still open is closed with
-    /// the count of its stored voter states (callers normally reconcile and close it first).
-    /// Durable on return.
+    /// records of its rounds are removed (results stay). Refused while one of its rounds is
+    /// open: only the vote task can close a round correctly. Durable on return.
     pub fn end_session(&self, id: SessionId, at: Timestamp) -> Result<Session> {
         let mut session = self.session(id)?.ok_or(StoreError::NoSuchSession(id))?;
-        for round in self.rounds_of(id)? {
-            let round_id = round.id;
-            if round.is_open() {
-                let states = self.voter_states(round_id)?;
-                let online = OnlineCount::of(states.into_iter().map(|(_, s)| s));
-                self.finish_round(round, online, at)?;
-            }
-            self.remove_voters(round_id)?;
+        let rounds = self.rounds_of(id)?;
+        if let Some(open) = rounds.iter().find(|r| r.is_open()) {
+            return Err(StoreError::RoundOpen(open.id));
+        }
+        for round in &rounds {
+            self.remove_voters(round.id)?;
         }
         if session.ended_at.is_none() {
             session.ended_at = Some(at);
         }
-        self.put_session(&session)?;
+        let json = serde_json::to_vec(&session).expect("sessions serialize");
         let channel = session.channel_id.to_be_bytes();
-        if self
-            .inner
-            .open_sessions
-            .get(channel)
-            .map_err(|e| self.err(e))?
-            .as_deref()
-            == Some(&id.0.to_be_bytes()[..])
-        {
-            self.inner
-                .open_sessions
-                .remove(channel)
-                .map_err(|e| self.err(e))?;
-        }
+        (&self.inner.open_sessions, &self.inner.sessions)
+            .transaction(|(open_sessions, sessions)| {
+                sessions.insert(&id.0.to_be_bytes(), json.as_slice())?;
+                if open_sessions.get(channel)?.as_deref() == Some(&id.0.to_be_bytes()[..]) {
+                    open_sessions.remove(&channel)?;
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| self.tx_err(e))?;
         self.flush()?;
         Ok(session)
     }
@@ -372,15 +377,6 @@ impl Store {
             .collect()
     }
 
-    fn put_session(&self, session: &Session) -> Result<()> {
-        let json = serde_json::to_vec(session).expect("sessions serialize");
-        self.inner
-            .sessions
-            .insert(session.id.0.to_be_bytes(), json)
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
     // ----- rounds ---------------------------------------------------------------------------
 
     /// Record a posted statement as an open round. Durable on return.
@@ -400,15 +396,21 @@ impl Store {
             online: None,
             room: None,
         };
-        self.put_round(&round)?;
-        self.inner
-            .session_rounds
-            .insert(pair_key(round.session_id.0, round.id.0), &[])
-            .map_err(|e| self.err(e))?;
-        self.inner
-            .open_rounds
-            .insert(round.message_id.to_be_bytes(), &round.id.0.to_be_bytes())
-            .map_err(|e| self.err(e))?;
+        let json = serde_json::to_vec(&round).expect("rounds serialize");
+        let id = round.id.0.to_be_bytes();
+        // All three or none: a round must never exist without its indexes.
+        (
+            &self.inner.rounds,
+            &self.inner.session_rounds,
+            &self.inner.open_rounds,
+        )
+            .transaction(|(rounds, session_rounds, open_rounds)| {
+                rounds.insert(&id, json.as_slice())?;
+                session_rounds.insert(&pair_key(round.session_id.0, round.id.0), &[])?;
+                open_rounds.insert(&round.message_id.to_be_bytes(), &id)?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| self.tx_err(e))?;
         self.flush()?;
         Ok(round)
     }
@@ -429,11 +431,14 @@ impl Store {
     fn finish_round(&self, mut round: Round, online: OnlineCount, at: Timestamp) -> Result<Round> {
         round.closed_at = Some(at);
         round.online = Some(online);
-        self.put_round(&round)?;
-        self.inner
-            .open_rounds
-            .remove(round.message_id.to_be_bytes())
-            .map_err(|e| self.err(e))?;
+        let json = serde_json::to_vec(&round).expect("rounds serialize");
+        (&self.inner.rounds, &self.inner.open_rounds)
+            .transaction(|(rounds, open_rounds)| {
+                rounds.insert(&round.id.0.to_be_bytes(), json.as_slice())?;
+                open_rounds.remove(&round.message_id.to_be_bytes())?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| self.tx_err(e))?;
         Ok(round)
     }
 
@@ -539,6 +544,16 @@ impl Store {
             .collect()
     }
 
+    /// Whether a voter key has been tied to this database.
+    pub fn has_voter_key(&self) -> Result<bool> {
+        Ok(self
+            .inner
+            .db
+            .get(KEY_CHECK)
+            .map_err(|e| self.err(e))?
+            .is_some())
+    }
+
     /// How many per-voter records exist (all rounds).
     pub fn voter_record_count(&self) -> usize {
         self.inner.voters.len()
@@ -611,6 +626,13 @@ impl Store {
         }
     }
 
+    fn tx_err(&self, err: TransactionError<()>) -> StoreError {
+        match err {
+            TransactionError::Storage(err) => self.err(err),
+            TransactionError::Abort(()) => unreachable!("these transactions never abort"),
+        }
+    }
+
     fn err(&self, err: sled::Error) -> StoreError {
         sled_error(self.path(), err)
     }
@@ -654,8 +676,25 @@ fn check_schema_file(path: &Path) -> Result<bool> {
             path: path.to_path_buf(),
             detail: "it is a file, not a database folder".into(),
         }),
+        Err(_) if is_foreign_folder(path) => Err(StoreError::NotADatabase {
+            path: path.to_path_buf(),
+            detail: "it is a folder with other files in it; nothing was written there".into(),
+        }),
         Err(_) => Ok(false),
     }
+}
+
+/// A folder that has files but is not a sled database (sled keeps `conf` and `db` in it).
+fn is_foreign_folder(path: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return false;
+    };
+    let names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let sled_files = names.iter().any(|n| n == "conf") && names.iter().any(|n| n == "db");
+    !names.is_empty() && !sled_files
 }
 
 fn write_schema_file(path: &Path, version: u32) -> std::io::Result<()> {

@@ -30,6 +30,8 @@ fn new_round(session: SessionId, position: u32, message_id: u64) -> NewRound {
     }
 }
 
+const ROUND_SECRET: [u8; 32] = [9; 32];
+
 fn key() -> VoterKey {
     VoterKey::load(Path::new("unused"), Some("test key, long enough")).unwrap()
 }
@@ -62,10 +64,14 @@ async fn everything_survives_close_and_reopen() {
         let round = store.open_round(new_round(session.id, 1, 900)).unwrap();
         store
             .apply_votes(&[
-                (round.id, key.pseudonym(1), VoterState::One(Colour::Agree)),
                 (
                     round.id,
-                    key.pseudonym(2),
+                    key.pseudonym(&ROUND_SECRET, 1),
+                    VoterState::One(Colour::Agree),
+                ),
+                (
+                    round.id,
+                    key.pseudonym(&ROUND_SECRET, 2),
                     VoterState::Both {
                         latest: Colour::Disagree,
                     },
@@ -85,9 +91,12 @@ async fn everything_survives_close_and_reopen() {
     let mut states = store.voter_states(round.id).unwrap();
     states.sort_by_key(|(v, _)| *v);
     let mut expected = vec![
-        (key.pseudonym(1), VoterState::One(Colour::Agree)),
         (
-            key.pseudonym(2),
+            key.pseudonym(&ROUND_SECRET, 1),
+            VoterState::One(Colour::Agree),
+        ),
+        (
+            key.pseudonym(&ROUND_SECRET, 2),
             VoterState::Both {
                 latest: Colour::Disagree,
             },
@@ -106,7 +115,13 @@ async fn closing_and_ending_remove_voter_records_and_keep_results() {
     let session = store.create_session(new_session(55, "Arnhem")).unwrap();
     let first = store.open_round(new_round(session.id, 1, 901)).unwrap();
     let voters: Vec<_> = (0..10)
-        .map(|i| (first.id, key.pseudonym(i), VoterState::One(Colour::Agree)))
+        .map(|i| {
+            (
+                first.id,
+                key.pseudonym(&ROUND_SECRET, i),
+                VoterState::One(Colour::Agree),
+            )
+        })
         .collect();
     store.apply_votes(&voters).await.unwrap();
     let online = OnlineCount {
@@ -125,34 +140,39 @@ async fn closing_and_ending_remove_voter_records_and_keep_results() {
         Err(StoreError::RoundClosed(_))
     ));
 
-    // A round left open when the session ends is closed with what is stored.
+    // A session with an open round cannot end: only the vote task closes rounds.
     let second = store.open_round(new_round(session.id, 2, 902)).unwrap();
     store
-        .apply_votes(&[
-            (
-                second.id,
-                key.pseudonym(1),
-                VoterState::One(Colour::Disagree),
-            ),
-            (second.id, key.pseudonym(2), VoterState::BothUnknownOrder),
-        ])
+        .apply_votes(&[(
+            second.id,
+            key.pseudonym(&ROUND_SECRET, 1),
+            VoterState::One(Colour::Disagree),
+        )])
         .await
         .unwrap();
-    assert_eq!(store.voter_record_count(), 2);
+    assert!(matches!(
+        store.end_session(session.id, Timestamp(4_000)),
+        Err(StoreError::RoundOpen(_))
+    ));
+    assert_eq!(
+        store.open_session(55).unwrap().map(|s| s.id),
+        Some(session.id)
+    );
+    let second_online = OnlineCount {
+        agree: 0,
+        disagree: 1,
+        ambiguous: 0,
+    };
+    store
+        .close_round(second.id, second_online, Timestamp(3_500))
+        .unwrap();
     let ended = store.end_session(session.id, Timestamp(4_000)).unwrap();
     assert_eq!(ended.ended_at, Some(Timestamp(4_000)));
     assert_eq!(store.voter_record_count(), 0);
     assert_eq!(store.open_session(55).unwrap(), None);
     let rounds = store.rounds_of(session.id).unwrap();
     assert_eq!(rounds[0].online, Some(online));
-    assert_eq!(
-        rounds[1].online,
-        Some(OnlineCount {
-            agree: 0,
-            disagree: 1,
-            ambiguous: 1
-        })
-    );
+    assert_eq!(rounds[1].online, Some(second_online));
     // The channel is free for the next session.
     store.create_session(new_session(55, "Eindhoven")).unwrap();
 }
@@ -185,7 +205,13 @@ async fn raw_user_ids_never_reach_the_files() {
         let round = store.open_round(new_round(session.id, 1, 903)).unwrap();
         let changes: Vec<_> = users
             .iter()
-            .map(|u| (round.id, key.pseudonym(*u), VoterState::One(Colour::Agree)))
+            .map(|u| {
+                (
+                    round.id,
+                    key.pseudonym(&ROUND_SECRET, *u),
+                    VoterState::One(Colour::Agree),
+                )
+            })
             .collect();
         store.apply_votes(&changes).await.unwrap();
         assert_eq!(store.voter_record_count(), users.len());
@@ -207,7 +233,7 @@ async fn raw_user_ids_never_reach_the_files() {
         }
     }
     // ...while the pseudonyms are there, so the scan can see what it looks for.
-    let pseudonym = key.pseudonym(users[0]).0;
+    let pseudonym = key.pseudonym(&ROUND_SECRET, users[0]).0;
     assert!(all.windows(32).any(|w| w == pseudonym));
 }
 
@@ -298,19 +324,6 @@ fn a_second_open_gets_the_clear_message() {
 }
 
 #[test]
-fn the_voter_key_is_tied_to_the_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("db")).unwrap();
-    store.check_voter_key(&key()).unwrap();
-    store.check_voter_key(&key()).unwrap();
-    let other = VoterKey::load(Path::new("unused"), Some("some other long key")).unwrap();
-    assert!(matches!(
-        store.check_voter_key(&other),
-        Err(StoreError::WrongVoterKey { .. })
-    ));
-}
-
-#[test]
 fn open_existing_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("missing.db");
@@ -328,7 +341,11 @@ async fn interrupted_close_leftovers_are_swept_on_open() {
         let session = store.create_session(new_session(1, "Arnhem")).unwrap();
         let round = store.open_round(new_round(session.id, 1, 904)).unwrap();
         store
-            .apply_votes(&[(round.id, key.pseudonym(1), VoterState::One(Colour::Agree))])
+            .apply_votes(&[(
+                round.id,
+                key.pseudonym(&ROUND_SECRET, 1),
+                VoterState::One(Colour::Agree),
+            )])
             .await
             .unwrap();
         // Close without removing the voter records, as a crash half-way would.
@@ -341,4 +358,36 @@ async fn interrupted_close_leftovers_are_swept_on_open() {
     }
     let store = Store::open(&path).unwrap();
     assert_eq!(store.voter_record_count(), 0);
+}
+
+#[test]
+fn a_folder_with_other_files_is_not_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    let err = Store::open(dir.path()).err().expect("refused");
+    assert!(
+        err.to_string().contains("a folder with other files in it"),
+        "{err}"
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(names.len(), 1, "nothing was written");
+    // An empty folder is fine.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    Store::open(&empty).unwrap();
+}
+
+#[test]
+fn a_different_voter_key_is_taken_over_when_no_round_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    store.check_voter_key(&key()).unwrap();
+    let other = VoterKey::load(Path::new("unused"), Some("some other long key")).unwrap();
+    store.check_voter_key(&other).unwrap();
+    let session = store.create_session(new_session(1, "Arnhem")).unwrap();
+    store.open_round(new_round(session.id, 1, 905)).unwrap();
+    assert!(matches!(
+        store.check_voter_key(&key()),
+        Err(StoreError::WrongVoterKey { .. })
+    ));
 }

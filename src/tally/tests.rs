@@ -3,10 +3,12 @@
 use super::*;
 use crate::domain::Wording;
 use crate::domain::{Municipality, SessionId};
+use crate::round_keys::RoundKeys;
 use crate::store::{NewRound, NewSession};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 const BOT: u64 = 1_000;
 const OTHER_BOT: u64 = 1_001;
@@ -44,6 +46,22 @@ impl Message {
             user_is_bot: added && is_bot(user),
             emoji: emoji.to_string(),
             added,
+        })
+    }
+
+    /// A property-test action: a reaction, or a moderator clearing reactions.
+    fn apply(&mut self, a: &Action) -> Option<VoteEvent> {
+        if !a.clear {
+            return self.act(a.user, a.emoji, a.added).map(VoteEvent::Reaction);
+        }
+        // Clear everything (no emoji) or one emoji; Discord sends the event either way.
+        let emoji = (!a.emoji.is_empty()).then(|| a.emoji.to_string());
+        self.present
+            .retain(|(_, e), _| emoji.as_ref().is_some_and(|only| e != only));
+        Some(VoteEvent::Cleared {
+            channel_id: CHANNEL,
+            message_id: MESSAGE,
+            emoji,
         })
     }
 
@@ -102,6 +120,12 @@ fn is_bot(user: u64) -> bool {
     user == BOT || user == OTHER_BOT
 }
 
+/// The vote task on `store`, with the round key file next to it.
+fn start(store: &Store, cleanup: Option<mpsc::Sender<Cleanup>>) -> TallyHandle {
+    let round_keys = Arc::new(RoundKeys::open(store.path()).unwrap());
+    TallyHandle::start(store.clone(), key(), round_keys, cleanup).unwrap()
+}
+
 fn key() -> VoterKey {
     VoterKey::load(Path::new("unused"), Some("tally test key, long enough")).unwrap()
 }
@@ -153,15 +177,28 @@ struct Action {
     user: u64,
     emoji: &'static str,
     added: bool,
+    /// A moderator clears all reactions (`emoji` empty) or all of `emoji`.
+    clear: bool,
 }
 
 fn action() -> impl Strategy<Value = Action> {
     (
         prop_oneof![8 => 1u64..=6, 1 => Just(BOT), 1 => Just(OTHER_BOT)],
-        prop_oneof![5 => Just("🟩"), 5 => Just("🟥"), 1 => Just("👍")],
+        prop_oneof![5 => Just("🟩"), 5 => Just("🟥"), 1 => Just("👍"), 1 => Just("")],
         prop::bool::weighted(0.65),
+        prop::bool::weighted(0.03),
     )
-        .prop_map(|(user, emoji, added)| Action { user, emoji, added })
+        .prop_map(|(user, emoji, added, clear)| Action {
+            user,
+            // An empty emoji only means "everything" when clearing.
+            emoji: if emoji.is_empty() && !clear {
+                "👍"
+            } else {
+                emoji
+            },
+            added,
+            clear,
+        })
 }
 
 proptest! {
@@ -180,7 +217,7 @@ proptest! {
         let (store, round) = setup(dir.path());
         let rt = runtime();
         let (expected, closed, after) = rt.block_on(async {
-            let tally = TallyHandle::start(store.clone(), key(), None).unwrap();
+            let tally = start(&store, None);
             tally.ready(BOT);
             let mut discord = Message::default();
             let hold_at = cuts.0.min(actions.len());
@@ -188,8 +225,8 @@ proptest! {
             let close_at = (read_at + cuts.2).min(actions.len());
             let send = |discord: &mut Message, range: std::ops::Range<usize>| {
                 for a in &actions[range] {
-                    if let Some(event) = discord.act(a.user, a.emoji, a.added) {
-                        tally.reaction(event);
+                    if let Some(event) = discord.apply(a) {
+                        tally.event(event);
                     }
                 }
             };
@@ -217,12 +254,12 @@ proptest! {
         let (store, round) = setup(dir.path());
         let rt = runtime();
         let (expected, closed) = rt.block_on(async {
-            let tally = TallyHandle::start(store.clone(), key(), None).unwrap();
+            let tally = start(&store, None);
             tally.ready(BOT);
             let mut discord = Message::default();
             for a in &actions {
-                if let Some(event) = discord.act(a.user, a.emoji, a.added) {
-                    tally.reaction(event);
+                if let Some(event) = discord.apply(a) {
+                    tally.event(event);
                 }
             }
             (discord.expected(), tally.close(round.id, None, Timestamp(9)).await.unwrap())
@@ -246,40 +283,40 @@ proptest! {
         let rt = runtime();
         let (discord, closed) = rt.block_on(async {
             let mut discord = Message::default();
-            let tally = TallyHandle::start(store.clone(), key(), None).unwrap();
+            let tally = start(&store, None);
             tally.ready(BOT);
             for a in &before {
-                if let Some(event) = discord.act(a.user, a.emoji, a.added) {
-                    tally.reaction(event);
+                if let Some(event) = discord.apply(a) {
+                    tally.event(event);
                 }
             }
             tally.barrier().await.unwrap();
             drop(tally);
             for a in &offline {
-                discord.act(a.user, a.emoji, a.added);
+                discord.apply(a);
             }
             // Back online: a new task from what was stored.
-            let tally = TallyHandle::start(store.clone(), key(), None).unwrap();
+            let tally = start(&store, None);
             tally.ready(BOT);
             tally.hold(round.id);
             // Reactions arriving while the lists are being fetched: some before the fetch
             // reads them (in the lists and as events), some after (events only).
             let split = during_fetch.len() / 2;
             for a in &during_fetch[..split] {
-                if let Some(event) = discord.act(a.user, a.emoji, a.added) {
-                    tally.reaction(event);
+                if let Some(event) = discord.apply(a) {
+                    tally.event(event);
                 }
             }
             let lists = discord.lists();
             for a in &during_fetch[split..] {
-                if let Some(event) = discord.act(a.user, a.emoji, a.added) {
-                    tally.reaction(event);
+                if let Some(event) = discord.apply(a) {
+                    tally.event(event);
                 }
             }
             tally.resync(round.id, Some(lists));
             for a in &after {
-                if let Some(event) = discord.act(a.user, a.emoji, a.added) {
-                    tally.reaction(event);
+                if let Some(event) = discord.apply(a) {
+                    tally.event(event);
                 }
             }
             let closed = tally.close(round.id, Some(discord.lists()), Timestamp(9)).await.unwrap();
@@ -308,7 +345,7 @@ fn many_votes_cost_few_flushes() {
     let (store, round) = setup(dir.path());
     let rt = runtime();
     rt.block_on(async {
-        let tally = TallyHandle::start(store.clone(), key(), None).unwrap();
+        let tally = start(&store, None);
         tally.ready(BOT);
         let before = store.vote_flushes();
         for user in 0..2_000u64 {
@@ -339,7 +376,7 @@ fn a_change_of_mind_asks_to_remove_the_older_colour() {
     let rt = runtime();
     rt.block_on(async {
         let (cleanup_tx, mut cleanup_rx) = mpsc::channel(16);
-        let tally = TallyHandle::start(store.clone(), key(), Some(cleanup_tx)).unwrap();
+        let tally = start(&store, Some(cleanup_tx));
         tally.ready(BOT);
         let mut discord = Message::default();
         for (emoji, added) in [("🟩", true), ("🟥", true)] {
@@ -371,7 +408,7 @@ fn a_full_cleanup_queue_never_blocks_counting() {
     rt.block_on(async {
         // Nobody drains this queue of one.
         let (cleanup_tx, _cleanup_rx) = mpsc::channel(1);
-        let tally = TallyHandle::start(store.clone(), key(), Some(cleanup_tx)).unwrap();
+        let tally = start(&store, Some(cleanup_tx));
         let mut discord = Message::default();
         for user in 0..500u64 {
             for emoji in ["🟩", "🟥"] {
@@ -389,7 +426,7 @@ fn reactions_on_other_messages_and_closed_rounds_do_not_count() {
     let (store, round) = setup(dir.path());
     let rt = runtime();
     rt.block_on(async {
-        let tally = TallyHandle::start(store.clone(), key(), None).unwrap();
+        let tally = start(&store, None);
         let mut other = Message::default();
         let mut event = other.act(1, "🟩", true).unwrap();
         event.message_id = MESSAGE + 1;
@@ -413,7 +450,7 @@ fn a_round_opened_later_counts_from_then_on() {
     let (store, first) = setup(dir.path());
     let rt = runtime();
     rt.block_on(async {
-        let tally = TallyHandle::start(store.clone(), key(), None).unwrap();
+        let tally = start(&store, None);
         tally.close(first.id, None, Timestamp(2)).await.unwrap();
         let second = open_round(&store, first.session_id, MESSAGE + 10);
         tally.opened(second.clone());
@@ -424,4 +461,76 @@ fn a_round_opened_later_counts_from_then_on() {
         let count = tally.count(second.id).await.unwrap().unwrap();
         assert_eq!(count.disagree, 1);
     });
+}
+
+#[test]
+fn the_cleanup_waits_while_the_round_is_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, round) = setup(dir.path());
+    let rt = runtime();
+    rt.block_on(async {
+        let tally = start(&store, None);
+        let mut discord = Message::default();
+        tally.reaction(discord.act(42, "🟩", true).unwrap());
+        tally.reaction(discord.act(42, "🟥", true).unwrap());
+        let request = Cleanup {
+            channel_id: CHANNEL,
+            message_id: MESSAGE,
+            user_id: 42,
+            colour: Colour::Agree,
+        };
+        assert!(tally.still_superseded(request.clone()).await.unwrap());
+        tally.hold(round.id);
+        // Held: the participant may just have taken 🟥 back, falling back to 🟩.
+        tally.reaction(discord.act(42, "🟥", false).unwrap());
+        assert!(!tally.still_superseded(request.clone()).await.unwrap());
+        tally.resync(round.id, Some(discord.lists()));
+        assert!(!tally.still_superseded(request).await.unwrap());
+        let count = tally.count(round.id).await.unwrap().unwrap();
+        assert_eq!((count.agree, count.disagree), (1, 0));
+    });
+}
+
+#[test]
+fn a_closed_round_forgets_its_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, round) = setup(dir.path());
+    let rt = runtime();
+    rt.block_on(async {
+        let tally = start(&store, None);
+        let mut discord = Message::default();
+        tally.reaction(discord.act(42, "🟩", true).unwrap());
+        tally.barrier().await.unwrap();
+        let keys = RoundKeys::open(store.path()).unwrap();
+        assert_eq!(keys.rounds(), [round.id.0]);
+        let secret = hex::encode(keys.get_or_create(round.id.0).unwrap());
+        tally
+            .close(round.id, Some(discord.lists()), Timestamp(5))
+            .await
+            .unwrap();
+        assert!(RoundKeys::open(store.path()).unwrap().rounds().is_empty());
+        // Nowhere in the data folder: leftovers sled may keep cannot be linked to anyone.
+        for entry in walk(dir.path()) {
+            let bytes = std::fs::read(&entry).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains(&secret),
+                "the secret is still in {}",
+                entry.display()
+            );
+        }
+    });
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

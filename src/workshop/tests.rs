@@ -22,6 +22,7 @@ struct FakeState {
     edits: HashMap<u64, usize>,
     reactions: HashMap<(u64, String), Vec<ListedUser>>,
     fail_reactions_read: bool,
+    fail_posts: bool,
 }
 
 impl FakeChat {
@@ -45,7 +46,12 @@ impl FakeChat {
 
 impl Chat for FakeChat {
     async fn post(&self, _channel: u64, content: &str) -> std::result::Result<u64, ChatError> {
+        // Like a real request, give other tasks a turn (so concurrent commands interleave).
+        tokio::task::yield_now().await;
         let mut state = self.state.lock().unwrap();
+        if state.fail_posts {
+            return Err(ChatError("403 Missing Permissions (code 50013)".into()));
+        }
         state.next_id += 1;
         let id = 1_000 + state.next_id;
         state.messages.insert(id, content.to_string());
@@ -95,7 +101,8 @@ impl Chat for FakeChat {
 fn setup(dir: &Path) -> Workshop<FakeChat> {
     let store = Store::open(&dir.join("db")).unwrap();
     let key = VoterKey::load(Path::new("unused"), Some("workshop test key, long")).unwrap();
-    let tally = TallyHandle::start(store.clone(), key, None).unwrap();
+    let round_keys = std::sync::Arc::new(crate::round_keys::RoundKeys::open(store.path()).unwrap());
+    let tally = TallyHandle::start(store.clone(), key, round_keys, None).unwrap();
     tally.ready(BOT);
     let statements = Path::new(env!("CARGO_MANIFEST_DIR")).join("statements");
     Workshop::new(store, tally, FakeChat::default(), statements)
@@ -153,17 +160,20 @@ async fn a_whole_round_from_post_to_close() {
     vote(&w, message, 4, "👍", true); // other emoji
 
     let (_, closed) = w.close_statement(CHANNEL, Timestamp(3)).await.unwrap();
-    let online = closed.online.unwrap();
+    let online = closed.round.online.unwrap();
     assert_eq!((online.agree, online.disagree, online.ambiguous), (1, 1, 0));
     let content = w.chat().content(message);
     assert!(
         content.contains("gesloten") && content.contains("🟩 1 · 🟥 1 · n=2"),
         "{content}"
     );
-    // A reaction after close changes nothing.
+    assert!(closed.checked);
+    // A reaction after close changes nothing: no record, no count.
     vote(&w, message, 5, "🟩", true);
     w.tally().barrier().await.unwrap();
-    let stored = w.store().round(closed.id).unwrap().unwrap();
+    assert_eq!(w.store().voter_record_count(), 0);
+    assert_eq!(w.tally().count(closed.round.id).await.unwrap(), None);
+    let stored = w.store().round(closed.round.id).unwrap().unwrap();
     assert_eq!(stored.online, Some(online));
     assert!(matches!(
         w.close_statement(CHANNEL, Timestamp(4)).await,
@@ -187,8 +197,8 @@ async fn posting_closes_the_open_round_and_refuses_closed_ones() {
         .unwrap();
     assert_eq!(second.round.position, 3);
     let closed = second.closed.expect("the open round is closed first");
-    assert_eq!(closed.position, 2);
-    assert_eq!(closed.online.unwrap().disagree, 1);
+    assert_eq!(closed.round.position, 2);
+    assert_eq!(closed.round.online.unwrap().disagree, 1);
     assert!(matches!(
         w.post_statement(CHANNEL, Which::Position(2), Timestamp(4))
             .await,
@@ -209,7 +219,7 @@ async fn posting_closes_the_open_round_and_refuses_closed_ones() {
         .post_statement(CHANNEL, Which::Position(1), Timestamp(5))
         .await
         .unwrap();
-    assert_eq!(third.closed.unwrap().position, 3);
+    assert_eq!(third.closed.unwrap().round.position, 3);
 }
 
 #[tokio::test]
@@ -228,7 +238,7 @@ async fn room_counts_are_set_not_added() {
     vote(&w, posted.round.message_id, 1, "🟩", true);
     w.set_room(CHANNEL, Tally::new(10, 2)).await.unwrap();
     let (_, closed) = w.close_statement(CHANNEL, Timestamp(3)).await.unwrap();
-    assert_eq!(closed.result().unwrap().total(), Tally::new(11, 2));
+    assert_eq!(closed.round.result().unwrap().total(), Tally::new(11, 2));
     // Typed again on the closed round: corrected, and the message shows it.
     let (_, corrected) = w.set_room(CHANNEL, Tally::new(7, 3)).await.unwrap();
     assert_eq!(corrected.result().unwrap().total(), Tally::new(8, 3));
@@ -249,7 +259,7 @@ async fn ending_closes_the_open_round_and_frees_the_channel() {
     w.tally().barrier().await.unwrap();
     assert_eq!(w.store().voter_record_count(), 1);
     let ended = w.end_session(CHANNEL, Timestamp(3)).await.unwrap();
-    assert_eq!(ended.closed.unwrap().online.unwrap().agree, 1);
+    assert_eq!(ended.closed.unwrap().round.online.unwrap().agree, 1);
     assert_eq!(ended.session.ended_at, Some(Timestamp(3)));
     assert_eq!(w.store().voter_record_count(), 0);
     assert!(matches!(
@@ -298,7 +308,11 @@ async fn when_discord_cannot_be_read_the_seen_votes_stand() {
     vote(&w, posted.round.message_id, 1, "🟥", true);
     w.chat().state.lock().unwrap().fail_reactions_read = true;
     let (_, closed) = w.close_statement(CHANNEL, Timestamp(3)).await.unwrap();
-    assert_eq!(closed.online.unwrap().disagree, 1);
+    assert_eq!(closed.round.online.unwrap().disagree, 1);
+    assert!(
+        !closed.checked,
+        "the facilitator is told the lists were not read"
+    );
 }
 
 #[tokio::test]
@@ -351,4 +365,74 @@ async fn two_facilitators_at_once_post_two_different_statements() {
     let session = w.check_end(CHANNEL).unwrap();
     let rounds = w.store().rounds_of(session.id).unwrap();
     assert_eq!(rounds.iter().filter(|r| r.is_open()).count(), 1);
+}
+
+#[tokio::test]
+async fn the_room_count_can_follow_the_end_of_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = setup(dir.path());
+    start(&w).await;
+    w.post_statement(CHANNEL, Which::Next, Timestamp(2))
+        .await
+        .unwrap();
+    w.end_session(CHANNEL, Timestamp(3)).await.unwrap();
+    let (_, round) = w.set_room(CHANNEL, Tally::new(9, 4)).await.unwrap();
+    assert_eq!(round.result().unwrap().total(), Tally::new(9, 4));
+    assert!(matches!(
+        setup(&dir.path().join("other"))
+            .set_room(CHANNEL, Tally::new(1, 1))
+            .await,
+        Err(WorkshopError::NoSession)
+    ));
+}
+
+#[tokio::test]
+async fn a_refused_post_still_reports_the_round_it_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = setup(dir.path());
+    start(&w).await;
+    let first = w
+        .post_statement(CHANNEL, Which::Next, Timestamp(2))
+        .await
+        .unwrap();
+    vote(&w, first.round.message_id, 1, "🟩", true);
+    w.chat().state.lock().unwrap().fail_posts = true;
+    match w.post_statement(CHANNEL, Which::Next, Timestamp(3)).await {
+        Err(WorkshopError::PostFailed {
+            closed: Some(closed),
+            error,
+        }) => {
+            assert_eq!(closed.round.online.unwrap().agree, 1);
+            assert!(error.0.contains("50013"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nothing half-done: statement 2 is still the next one.
+    w.chat().state.lock().unwrap().fail_posts = false;
+    let second = w
+        .post_statement(CHANNEL, Which::Next, Timestamp(4))
+        .await
+        .unwrap();
+    assert_eq!(second.round.position, 2);
+    assert!(second.closed.is_none());
+}
+
+#[tokio::test]
+async fn a_reaction_before_the_round_is_recorded_counts_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = setup(dir.path());
+    start(&w).await;
+    // The statement message will be 1001; a participant is faster than the bot.
+    w.tally().posting(CHANNEL);
+    vote(&w, 1_001, 1, "🟩", true);
+    vote(&w, 1_002, 2, "🟩", true); // some other message in the channel: not a vote
+    let posted = w
+        .post_statement(CHANNEL, Which::Next, Timestamp(2))
+        .await
+        .unwrap();
+    assert_eq!(posted.round.message_id, 1_001);
+    vote(&w, 1_001, 1, "🟥", true); // then changes their mind
+    let (_, closed) = w.close_statement(CHANNEL, Timestamp(3)).await.unwrap();
+    let online = closed.round.online.unwrap();
+    assert_eq!((online.agree, online.disagree, online.ambiguous), (0, 1, 0));
 }

@@ -529,7 +529,11 @@ async fn results_and_compare_come_as_png_attachments() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_user_id_reaches_the_log_even_at_debug_level() {
-    let h = Harness::start_env(vec![("RUST_LOG".into(), "debug".into())]).await;
+    let h = Harness::start_env(vec![(
+        "RUST_LOG".into(),
+        "debug,serenity::http=trace".into(),
+    )])
+    .await;
     let message = h.first_statement("Ede").await;
     let people = h.people(5);
     let mut crowd = Crowd::default();
@@ -552,4 +556,21 @@ async fn no_user_id_reaches_the_log_even_at_debug_level() {
         );
     }
     h.check_log();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_voter_key_is_not_replaced_while_rounds_are_open() {
+    let mut h = Harness::start().await;
+    h.first_statement("Zwolle").await;
+    h.stop();
+    let key_file = h.dir.path().join("data").join("stemkaart.voter-key");
+    std::fs::remove_file(&key_file).unwrap();
+    let output = h.bot_command().output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("stemkaart.voter-key is missing and this database has open rounds"),
+        "{stderr}"
+    );
+    assert!(!key_file.exists(), "no new key was made");
 }

@@ -57,10 +57,8 @@ impl Harness {
         harness
     }
 
-    /// Start the bot process and wait until it is ready (reactions forwarded, commands
-    /// registered, open rounds reconciled).
-    pub async fn spawn_bot(&mut self) {
-        assert!(self.child.is_none(), "the bot is already running");
+    /// The `stemkaart run` command with this harness's environment.
+    pub fn bot_command(&self) -> Command {
         let statements = Path::new(env!("CARGO_MANIFEST_DIR")).join("statements");
         let mut command = Command::new(env!("CARGO_BIN_EXE_stemkaart"));
         command
@@ -72,12 +70,19 @@ impl Harness {
             .env("DISCORD_API_URL", self.sim.base_url())
             .env("STEMKAART_GUILD_ID", self.sim.guild_id().to_string())
             .env("STEMKAART_STATEMENTS", statements)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .env("RUST_LOG", "info");
         for (k, v) in &self.extra_env {
             command.env(k, v);
         }
+        command
+    }
+
+    /// Start the bot process and wait until it is ready (reactions forwarded, commands
+    /// registered, open rounds reconciled).
+    pub async fn spawn_bot(&mut self) {
+        assert!(self.child.is_none(), "the bot is already running");
+        let mut command = self.bot_command();
+        command.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("start stemkaart run");
         let stderr = child.stderr.take().unwrap();
         let log = self.log.clone();
