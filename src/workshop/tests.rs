@@ -121,6 +121,13 @@ fn vote(w: &Workshop<FakeChat>, message: u64, user: u64, emoji: &str, added: boo
     });
 }
 
+/// `/statement next` at time `at`, which must succeed.
+async fn next(w: &Workshop<FakeChat>, at: i64) -> Posted {
+    w.post_statement(CHANNEL, Which::Next, Timestamp(at))
+        .await
+        .unwrap()
+}
+
 async fn start(w: &Workshop<FakeChat>) -> Session {
     w.start_session(
         GUILD,
@@ -141,10 +148,7 @@ async fn a_whole_round_from_post_to_close() {
     let w = setup(dir.path());
     let session = start(&w).await;
     assert_eq!(session.municipality.as_str(), "Súdwest Fryslân");
-    let posted = w
-        .post_statement(CHANNEL, Which::Next, Timestamp(2))
-        .await
-        .unwrap();
+    let posted = next(&w, 2).await;
     let message = posted.round.message_id;
     assert_eq!(posted.round.position, 1);
     assert!(posted.closed.is_none());
@@ -191,10 +195,7 @@ async fn posting_closes_the_open_round_and_refuses_closed_ones() {
         .await
         .unwrap();
     vote(&w, first.round.message_id, 1, "🟥", true);
-    let second = w
-        .post_statement(CHANNEL, Which::Next, Timestamp(3))
-        .await
-        .unwrap();
+    let second = next(&w, 3).await;
     assert_eq!(second.round.position, 3);
     let closed = second.closed.expect("the open round is closed first");
     assert_eq!(closed.round.position, 2);
@@ -231,10 +232,7 @@ async fn room_counts_are_set_not_added() {
         w.set_room(CHANNEL, Tally::new(1, 1)).await,
         Err(WorkshopError::NoRoundYet)
     ));
-    let posted = w
-        .post_statement(CHANNEL, Which::Next, Timestamp(2))
-        .await
-        .unwrap();
+    let posted = next(&w, 2).await;
     vote(&w, posted.round.message_id, 1, "🟩", true);
     w.set_room(CHANNEL, Tally::new(10, 2)).await.unwrap();
     let (_, closed) = w.close_statement(CHANNEL, Timestamp(3)).await.unwrap();
@@ -251,10 +249,7 @@ async fn ending_closes_the_open_round_and_frees_the_channel() {
     let dir = tempfile::tempdir().unwrap();
     let w = setup(dir.path());
     start(&w).await;
-    let posted = w
-        .post_statement(CHANNEL, Which::Next, Timestamp(2))
-        .await
-        .unwrap();
+    let posted = next(&w, 2).await;
     vote(&w, posted.round.message_id, 1, "🟩", true);
     w.tally().barrier().await.unwrap();
     assert_eq!(w.store().voter_record_count(), 1);
@@ -278,10 +273,7 @@ async fn offline_reactions_count_after_reconciliation() {
     let dir = tempfile::tempdir().unwrap();
     let w = setup(dir.path());
     start(&w).await;
-    let posted = w
-        .post_statement(CHANNEL, Which::Next, Timestamp(2))
-        .await
-        .unwrap();
+    let posted = next(&w, 2).await;
     let message = posted.round.message_id;
     vote(&w, message, 1, "🟩", true);
     vote(&w, message, 2, "🟩", true);
@@ -301,10 +293,7 @@ async fn when_discord_cannot_be_read_the_seen_votes_stand() {
     let dir = tempfile::tempdir().unwrap();
     let w = setup(dir.path());
     start(&w).await;
-    let posted = w
-        .post_statement(CHANNEL, Which::Next, Timestamp(2))
-        .await
-        .unwrap();
+    let posted = next(&w, 2).await;
     vote(&w, posted.round.message_id, 1, "🟥", true);
     w.chat().state.lock().unwrap().fail_reactions_read = true;
     let (_, closed) = w.close_statement(CHANNEL, Timestamp(3)).await.unwrap();
@@ -372,9 +361,7 @@ async fn the_room_count_can_follow_the_end_of_the_session() {
     let dir = tempfile::tempdir().unwrap();
     let w = setup(dir.path());
     start(&w).await;
-    w.post_statement(CHANNEL, Which::Next, Timestamp(2))
-        .await
-        .unwrap();
+    next(&w, 2).await;
     w.end_session(CHANNEL, Timestamp(3)).await.unwrap();
     let (_, round) = w.set_room(CHANNEL, Tally::new(9, 4)).await.unwrap();
     assert_eq!(round.result().unwrap().total(), Tally::new(9, 4));
@@ -391,10 +378,7 @@ async fn a_refused_post_still_reports_the_round_it_closed() {
     let dir = tempfile::tempdir().unwrap();
     let w = setup(dir.path());
     start(&w).await;
-    let first = w
-        .post_statement(CHANNEL, Which::Next, Timestamp(2))
-        .await
-        .unwrap();
+    let first = next(&w, 2).await;
     vote(&w, first.round.message_id, 1, "🟩", true);
     w.chat().state.lock().unwrap().fail_posts = true;
     match w.post_statement(CHANNEL, Which::Next, Timestamp(3)).await {
@@ -409,10 +393,7 @@ async fn a_refused_post_still_reports_the_round_it_closed() {
     }
     // Nothing half-done: statement 2 is still the next one.
     w.chat().state.lock().unwrap().fail_posts = false;
-    let second = w
-        .post_statement(CHANNEL, Which::Next, Timestamp(4))
-        .await
-        .unwrap();
+    let second = next(&w, 4).await;
     assert_eq!(second.round.position, 2);
     assert!(second.closed.is_none());
 }
@@ -426,10 +407,7 @@ async fn a_reaction_before_the_round_is_recorded_counts_in_order() {
     w.tally().posting(CHANNEL);
     vote(&w, 1_001, 1, "🟩", true);
     vote(&w, 1_002, 2, "🟩", true); // some other message in the channel: not a vote
-    let posted = w
-        .post_statement(CHANNEL, Which::Next, Timestamp(2))
-        .await
-        .unwrap();
+    let posted = next(&w, 2).await;
     assert_eq!(posted.round.message_id, 1_001);
     vote(&w, 1_001, 1, "🟥", true); // then changes their mind
     let (_, closed) = w.close_statement(CHANNEL, Timestamp(3)).await.unwrap();
