@@ -414,6 +414,18 @@ pub(crate) fn finish(
 }
 
 /// Definition equality ignoring server-assigned fields (decides whether `version` changes).
+/// A command's version after an update: unchanged when the definition is the same, else new.
+pub(crate) fn version_after(st: &mut State, old: &Value, new: &Value, id: u64) -> u64 {
+    if same_definition(old, new) {
+        old["version"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(id)
+    } else {
+        st.next_id()
+    }
+}
+
 pub(crate) fn same_definition(a: &Value, b: &Value) -> bool {
     let strip = |v: &Value| {
         let mut v = v.clone();

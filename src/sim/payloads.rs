@@ -110,6 +110,16 @@ pub(crate) fn channel(st: &State, c: &ChannelRec) -> Value {
             "deny": (super::perms::ALL & !c.bot_permissions).to_string(),
         }));
     }
+    let mut v = channel_base(st, c);
+    v["permission_overwrites"] = json!(overwrites);
+    v["icon_emoji"] = Value::Null;
+    v["theme_color"] = Value::Null;
+    v["version"] = json!(snowflake_ms(c.id));
+    v
+}
+
+/// The fields every channel object has.
+fn channel_base(st: &State, c: &ChannelRec) -> Value {
     json!({
         "id": c.id.to_string(),
         "type": 0,
@@ -121,11 +131,7 @@ pub(crate) fn channel(st: &State, c: &ChannelRec) -> Value {
         "nsfw": false,
         "rate_limit_per_user": 0,
         "last_message_id": c.last_message_id.map(|m| m.to_string()),
-        "permission_overwrites": overwrites,
         "flags": 0,
-        "icon_emoji": null,
-        "theme_color": null,
-        "version": snowflake_ms(c.id),
     })
 }
 
@@ -439,20 +445,9 @@ pub(crate) fn interaction(
 
 /// The channel object inside interactions and `resolved.channels`.
 pub(crate) fn channel_partial(st: &State, c: &ChannelRec) -> Value {
-    json!({
-        "id": c.id.to_string(),
-        "type": 0,
-        "guild_id": st.guild_id.to_string(),
-        "name": c.name,
-        "position": c.position,
-        "parent_id": null,
-        "topic": null,
-        "nsfw": false,
-        "rate_limit_per_user": 0,
-        "last_message_id": c.last_message_id.map(|m| m.to_string()),
-        "flags": 0,
-        "permissions": st.bot_channel_permissions(c.id).to_string(),
-    })
+    let mut v = channel_base(st, c);
+    v["permissions"] = json!(st.bot_channel_permissions(c.id).to_string());
+    v
 }
 
 /// `{"message": ..., "code": ...}` plus optional `errors`.

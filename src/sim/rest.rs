@@ -778,14 +778,7 @@ fn commands_collection(
                 .position(|c| c.guild_id == scope && c.value["name"] == name && c.kind() == kind)
             {
                 let (id, old) = (st.commands[pos].id, st.commands[pos].value.clone());
-                let version = if commands::same_definition(&old, &v) {
-                    old["version"]
-                        .as_str()
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(id)
-                } else {
-                    st.next_id()
-                };
+                let version = commands::version_after(st, &old, &v, id);
                 let full = commands::finish(st, v, id, version, scope);
                 st.commands[pos].value = full.clone();
                 return Ok(Ok_::Json(200, full));
@@ -917,14 +910,7 @@ fn command_one(
                 merged[k] = v.clone();
             }
             let v = commands::validate(&merged, &[])?;
-            let version = if commands::same_definition(&old, &v) {
-                old["version"]
-                    .as_str()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(id)
-            } else {
-                st.next_id()
-            };
+            let version = commands::version_after(st, &old, &v, id);
             let full = commands::finish(st, v, id, version, scope);
             st.commands[pos].value = full.clone();
             Ok(Ok_::Json(200, full))

@@ -230,21 +230,16 @@ async fn a_change_of_mind_leaves_one_colour_on_the_message() {
     let h = Harness::start().await;
     let message = h.first_statement("Arnhem").await;
     let person = h.sim.user("twijfelaar");
-    h.sim
-        .react(h.channel, message, &person, "🟩")
-        .await
-        .unwrap();
-    h.sim
-        .react(h.channel, message, &person, "🟥")
-        .await
-        .unwrap();
+    let mut crowd = Crowd::default();
+    crowd.add(&h, message, &person, "🟩").await;
+    crowd.add(&h, message, &person, "🟥").await;
     h.eventually("the older 🟩 is removed by the bot", |sim| {
         !sim.reaction_users(message, "🟩").contains(&person.id)
     })
     .await;
     assert!(h.sim.reaction_users(message, "🟥").contains(&person.id));
-    let reply = h.facilitate("statement close", json!({})).await;
-    assert_eq!(totals(&reply.content), (0, 1, 1), "{}", reply.content);
+    assert_eq!(crowd.expected(), (0, 1));
+    h.close_and_check(&crowd).await;
     h.check_log();
 }
 
@@ -255,20 +250,12 @@ async fn without_manage_messages_removing_the_newer_colour_falls_back() {
         .set_bot_permissions(h.channel, perms::BOT_DEFAULT & !perms::MANAGE_MESSAGES);
     let message = h.first_statement("Delft").await;
     let person = h.sim.user("twijfelaar");
-    h.sim
-        .react(h.channel, message, &person, "🟩")
-        .await
-        .unwrap();
-    h.sim
-        .react(h.channel, message, &person, "🟥")
-        .await
-        .unwrap();
-    h.sim
-        .unreact(h.channel, message, &person, "🟥")
-        .await
-        .unwrap();
-    let reply = h.facilitate("statement close", json!({})).await;
-    assert_eq!(totals(&reply.content), (1, 0, 1), "{}", reply.content);
+    let mut crowd = Crowd::default();
+    crowd.add(&h, message, &person, "🟩").await;
+    crowd.add(&h, message, &person, "🟥").await;
+    crowd.remove(&h, message, &person, "🟥").await;
+    assert_eq!(crowd.expected(), (1, 0));
+    h.close_and_check(&crowd).await;
     assert!(
         h.sim.reaction_users(message, "🟩").contains(&person.id),
         "nothing removed"
