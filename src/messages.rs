@@ -5,7 +5,7 @@
 
 use crate::domain::session::{PostError, RoundResult, Tally};
 use crate::domain::{Language, OnlineCount, Round, Session};
-use crate::workshop::{Closed, Ended, Posted, WorkshopError};
+use crate::workshop::{ChatFailure, Closed, Ended, Posted, WorkshopError};
 use std::fmt::Write;
 
 /// Discord's limit on a message's content, in characters.
@@ -227,6 +227,15 @@ pub fn posted(lang: Language, posted: &Posted) -> String {
     out
 }
 
+/// Added to a posted statement's reply when the bot may not remove reactions in the channel.
+pub fn no_manage_messages(lang: Language) -> String {
+    pick(
+        lang,
+        "\nTip: de bot mag hier geen reacties weghalen. Geef hem Manage Messages (Berichten beheren) in dit kanaal, dan haalt hij de oude kleur weg als iemand van mening verandert. De stemmen tellen hoe dan ook goed: de laatst gekozen kleur telt.",
+        "\nTip: the bot may not remove reactions here. Give it Manage Messages in this channel and it removes the older colour when someone changes their mind. Votes count correctly either way: the colour chosen last counts.",
+    )
+}
+
 pub fn closed(lang: Language, closed: &Closed) -> String {
     let round = &closed.round;
     let mut out = format!(
@@ -245,14 +254,18 @@ pub fn closed(lang: Language, closed: &Closed) -> String {
 
 /// Said when Discord's reaction lists could not be read at close.
 fn unchecked_note(lang: Language, closed: &Closed) -> String {
-    if closed.checked {
-        return String::new();
+    match &closed.unchecked {
+        None => String::new(),
+        Some(err) if err.kind == ChatFailure::UnknownMessage => pick(
+            lang,
+            "\nLet op: het stellingbericht is verwijderd, met zijn reacties. Deze uitslag telt de stemmen die de bot tot dan zag; ga verder met /statement next.",
+            "\nNote: the statement message was deleted, with its reactions. This result counts the votes the bot saw until then; go on with /statement next.",
+        ),
+        Some(err) => match lang {
+            Language::Nl => format!("\nLet op: Discord gaf de reactielijsten niet ({err}); deze uitslag telt de reacties die de bot zag."),
+            Language::En => format!("\nNote: Discord did not give the reaction lists ({err}); this result counts the reactions the bot saw."),
+        },
     }
-    pick(
-        lang,
-        "\nLet op: Discord gaf de reactielijsten niet; deze uitslag telt de reacties die de bot zag.",
-        "\nNote: Discord did not give the reaction lists; this result counts the reactions the bot saw.",
-    )
 }
 
 /// What a statement message says when the statement could not be recorded.
@@ -400,6 +413,8 @@ pub fn error(lang: Language, err: &WorkshopError) -> String {
             out.push_str(&self::error(lang, &E::Chat(error.clone())));
             out
         }
+        (E::Chat(chat), Language::Nl) if chat.kind == ChatFailure::Unavailable => format!("Discord is even niet bereikbaar ({chat}); de bot heeft het een paar keer geprobeerd. Er is niets verloren gegaan — probeer het over een minuut opnieuw."),
+        (E::Chat(chat), Language::En) if chat.kind == ChatFailure::Unavailable => format!("Discord is unavailable for the moment ({chat}); the bot tried a few times. Nothing was lost — try again in a minute."),
         (E::Chat(chat), Language::Nl) => format!("Discord weigerde dit: {chat}. Kijk of de bot in dit kanaal mag schrijven en reageren (Send Messages, Add Reactions, Read Message History)."),
         (E::Chat(chat), Language::En) => format!("Discord refused this: {chat}. Check that the bot may write and react in this channel (Send Messages, Add Reactions, Read Message History)."),
         (other, Language::Nl) => format!("Dat lukte niet door een fout aan de kant van de bot: {other}. Gesloten uitslagen blijven bewaard; vraag de beheerder de logs te bekijken voor je het opnieuw probeert."),
@@ -518,7 +533,7 @@ mod tests {
             Language::Nl,
             &Closed {
                 round: r,
-                checked: true,
+                unchecked: None,
             },
         );
         assert_eq!(
@@ -536,7 +551,7 @@ mod tests {
                     },
                     None,
                 ),
-                checked: true,
+                unchecked: None,
             },
         );
         assert_eq!(
@@ -545,7 +560,10 @@ mod tests {
         );
         let unchecked = Closed {
             round: round(OnlineCount::default(), None),
-            checked: false,
+            unchecked: Some(crate::workshop::ChatError::new(
+                crate::workshop::ChatFailure::Unavailable,
+                "503",
+            )),
         };
         let text = closed(Language::Nl, &unchecked);
         assert!(

@@ -17,8 +17,35 @@ use std::sync::{Arc, Mutex};
 
 /// A refusal from Discord (or a Discord-compatible server), in words a facilitator can act on.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ChatError(pub String);
+#[error("{text}")]
+pub struct ChatError {
+    /// Discord's answer in words (status, message, code).
+    pub text: String,
+    pub kind: ChatFailure,
+}
+
+/// What kind of refusal, for what to tell the facilitator.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChatFailure {
+    /// Any other refusal.
+    #[default]
+    Refused,
+    /// Discord stayed rate limited or unavailable (429, 5xx) after the retries.
+    Unavailable,
+    /// The message is gone (deleted by someone): 404, code 10008.
+    UnknownMessage,
+    /// The bot lacks a permission in the channel: 403, code 50013 (or 50001, no access).
+    MissingPermissions,
+}
+
+impl ChatError {
+    pub fn new(kind: ChatFailure, text: impl Into<String>) -> ChatError {
+        ChatError {
+            text: text.into(),
+            kind,
+        }
+    }
+}
 
 /// The Discord calls the workshop makes.
 pub trait Chat: Send + Sync + 'static {
@@ -112,9 +139,9 @@ pub type Result<T> = std::result::Result<T, WorkshopError>;
 #[derive(Clone, Debug)]
 pub struct Closed {
     pub round: Round,
-    /// Discord's reaction lists were read at close; `false`: they could not be, and the
-    /// result counts the reactions the bot saw.
-    pub checked: bool,
+    /// Why Discord's reaction lists could not be read at close, if they could not: the
+    /// result then counts the reactions the bot saw.
+    pub unchecked: Option<ChatError>,
 }
 
 /// A statement was posted (after closing the round that was open, if any).
@@ -477,7 +504,7 @@ impl<C: Chat> Workshop<C> {
             // Queue the hold before reading the lists: reactions arriving meanwhile are
             // replayed after the lists are applied.
             self.inner.tally.hold(round.id);
-            let lists = self.fetch_lists(round).await;
+            let lists = self.fetch_lists(round).await.ok();
             self.inner.tally.resync(round.id, lists);
         }
         self.inner.tally.barrier().await?;
@@ -495,13 +522,21 @@ impl<C: Chat> Workshop<C> {
 
     async fn close_round(&self, session: &Session, round: Round, now: Timestamp) -> Result<Closed> {
         self.inner.tally.hold(round.id);
-        let lists = self.fetch_lists(&round).await;
-        let checked = lists.is_some();
+        let (lists, unchecked) = match self.fetch_lists(&round).await {
+            Ok(lists) => (Some(lists), None),
+            Err(err) => (None, Some(err)),
+        };
         let closed = self.inner.tally.close(round.id, lists, now).await?;
-        self.show_closed(session, &closed).await;
+        // A deleted statement message cannot be marked closed.
+        if !unchecked
+            .as_ref()
+            .is_some_and(|e| e.kind == ChatFailure::UnknownMessage)
+        {
+            self.show_closed(session, &closed).await;
+        }
         Ok(Closed {
             round: closed,
-            checked,
+            unchecked,
         })
     }
 
@@ -522,9 +557,9 @@ impl<C: Chat> Workshop<C> {
         }
     }
 
-    /// Discord's reaction lists of a round's message; `None` (and a warning) when Discord
+    /// Discord's reaction lists of a round's message; an error (and a warning) when Discord
     /// cannot be asked — the states the bot knows then stand.
-    async fn fetch_lists(&self, round: &Round) -> Option<ReactionLists> {
+    async fn fetch_lists(&self, round: &Round) -> std::result::Result<ReactionLists, ChatError> {
         let chat = &self.inner.chat;
         let (channel, message) = (round.channel_id, round.message_id);
         let agree = chat
@@ -534,12 +569,12 @@ impl<C: Chat> Workshop<C> {
             .reactions(channel, message, Colour::Disagree.emoji())
             .await;
         match (agree, disagree) {
-            (Ok(agree), Ok(disagree)) => Some(ReactionLists { agree, disagree }),
+            (Ok(agree), Ok(disagree)) => Ok(ReactionLists { agree, disagree }),
             (Err(err), _) | (_, Err(err)) => {
                 tracing::warn!(
                     "could not read the reactions of statement message {message}; counting the votes seen: {err}"
                 );
-                None
+                Err(err)
             }
         }
     }

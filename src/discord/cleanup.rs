@@ -3,6 +3,7 @@
 //! this task works through them at Discord's pace, and a full queue just loses requests.
 
 use super::chat::{describe, error_code, unicode};
+use super::retry::{retry, Patience};
 use crate::tally::{Cleanup, TallyHandle};
 use serenity::all::{ChannelId, Http, MessageId, UserId};
 use std::collections::HashMap;
@@ -57,14 +58,16 @@ pub async fn run(
         {
             continue;
         }
-        let result = http
-            .delete_reaction(
+        let emoji = unicode(request.colour.emoji());
+        let result = retry("removing an older reaction", Patience::CHAT, || {
+            http.delete_reaction(
                 ChannelId::new(request.channel_id),
                 MessageId::new(request.message_id),
                 UserId::new(request.user_id),
-                &unicode(request.colour.emoji()),
+                &emoji,
             )
-            .await;
+        })
+        .await;
         if let Err(err) = result {
             if error_code(&err) == Some(MISSING_PERMISSIONS) {
                 tracing::info!(

@@ -4,6 +4,7 @@
 use super::chat::{describe, SerenityChat};
 use super::cleanup::ManageMessages;
 use super::commands::{self, Command};
+use super::retry::{retry, Patience};
 use super::Settings;
 use crate::charts::data::Style;
 use crate::domain::session::Tally;
@@ -214,7 +215,11 @@ impl Bot {
                     w.check_post(channel, which),
                     |_| async {
                         let posted = w.post_statement(channel, which, now()).await?;
-                        Ok(Reply::text(messages::posted(lang, &posted)))
+                        let mut text = messages::posted(lang, &posted);
+                        if !self.manage.allowed(channel) {
+                            text.push_str(&messages::no_manage_messages(lang));
+                        }
+                        Ok(Reply::text(text))
                     },
                 )
                 .await
@@ -367,13 +372,15 @@ fn emoji_name(emoji: &ReactionType) -> String {
 
 /// An immediate private answer (refusals and mistakes).
 async fn refuse(ctx: &Context, command: &CommandInteraction, text: String) {
-    let message = CreateInteractionResponseMessage::new()
-        .content(messages::fit(text))
-        .ephemeral(true);
-    if let Err(err) = command
-        .create_response(&ctx.http, CreateInteractionResponse::Message(message))
-        .await
-    {
+    let text = messages::fit(text);
+    let answer = retry("answering a command", Patience::CALLBACK, || {
+        let message = CreateInteractionResponseMessage::new()
+            .content(text.clone())
+            .ephemeral(true);
+        command.create_response(&ctx.http, CreateInteractionResponse::Message(message))
+    })
+    .await;
+    if let Err(err) = answer {
         tracing::warn!(
             "could not answer /{}: {}",
             command.data.name,
@@ -403,10 +410,14 @@ async fn respond<T, F>(
             return refuse(ctx, command, messages::error(lang, &err)).await;
         }
     };
-    let defer = CreateInteractionResponse::Defer(
-        CreateInteractionResponseMessage::new().ephemeral(ephemeral),
-    );
-    if let Err(err) = command.create_response(&ctx.http, defer).await {
+    let deferred = retry("acknowledging a command", Patience::CALLBACK, || {
+        let defer = CreateInteractionResponse::Defer(
+            CreateInteractionResponseMessage::new().ephemeral(ephemeral),
+        );
+        command.create_response(&ctx.http, defer)
+    })
+    .await;
+    if let Err(err) = deferred {
         tracing::warn!(
             "could not acknowledge /{}: {}",
             command.data.name,
@@ -421,11 +432,16 @@ async fn respond<T, F>(
             Reply::text(messages::error(lang, &err))
         }
     };
-    let mut edit = EditInteractionResponse::new().content(messages::fit(reply.text));
-    if let Some((bytes, name)) = reply.file {
-        edit = edit.new_attachment(CreateAttachment::bytes(bytes, name));
-    }
-    if let Err(err) = command.edit_response(&ctx.http, edit).await {
+    let text = messages::fit(reply.text);
+    let answer = retry("answering a command", Patience::CHAT, || {
+        let mut edit = EditInteractionResponse::new().content(text.clone());
+        if let Some((bytes, name)) = &reply.file {
+            edit = edit.new_attachment(CreateAttachment::bytes(bytes.clone(), name.clone()));
+        }
+        command.edit_response(&ctx.http, edit)
+    })
+    .await;
+    if let Err(err) = answer {
         tracing::warn!(
             "could not answer /{}: {}",
             command.data.name,

@@ -5,12 +5,14 @@
 //! - `commands`: registration and parsing of the slash commands;
 //! - `handler`: ready (forward reactions, register commands, reconcile), interactions;
 //! - `chat`: the workshop's Discord calls over serenity's HTTP client;
-//! - `cleanup`: best-effort removal of superseded reactions.
+//! - `cleanup`: best-effort removal of superseded reactions;
+//! - `retry`: retrying calls that failed for a passing reason (429, 5xx), bounded.
 
 pub mod chat;
 pub mod cleanup;
 pub mod commands;
 mod handler;
+pub mod retry;
 
 use crate::round_keys::RoundKeys;
 use crate::store::Store;

@@ -18,6 +18,7 @@
 //! - `commands.rs`: command registration validation and building interactions from the
 //!   registered definitions.
 //! - `payloads.rs`: the JSON objects on the wire (user, member, guild, message, interaction).
+//! - `faults.rs`: injected REST failures (429, 500, 502) and message deletion.
 //!
 //! Typical use (a serenity client in-process; the demo runs the real bot binary instead):
 //!
@@ -41,10 +42,12 @@
 //! # }
 //! ```
 //!
-//! What is deliberately *not* simulated: rate limits (no 429s), zlib/ETF encodings, sharding,
+//! What is deliberately *not* simulated: rate limits (no 429s unless injected with
+//! [`Sim::fail_next`]), zlib/ETF encodings, sharding,
 //! message content of users (the bot has no message intent), voice, threads, DMs.
 
 mod commands;
+mod faults;
 mod gateway;
 mod messages;
 mod payloads;
@@ -59,6 +62,7 @@ use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+pub use faults::Fault;
 use state::{random_hex, snowflake_ms, ChannelRec, InteractionRec, Out, RoleRec, State, UserRec};
 
 /// Discord permission bits used by the simulator (same values as serenity's `Permissions`).
@@ -286,6 +290,8 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     changed: Notify,
     started: Instant,
+    /// Injected REST failures (see `faults.rs`).
+    pub(crate) faults: faults::Faults,
 }
 
 impl Shared {
@@ -344,6 +350,7 @@ impl Sim {
             state: Mutex::new(State::new(config, base_url)),
             changed: Notify::new(),
             started: Instant::now(),
+            faults: faults::Faults::default(),
         });
         let app = axum::Router::new()
             .route("/gateway", axum::routing::get(gateway::upgrade))

@@ -113,7 +113,7 @@ struct Body {
     uploads: Vec<Upload>,
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -173,6 +173,22 @@ pub(crate) async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Reque
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
+    if let Some(fault) = shared.faults.take(&method, &path) {
+        if fault.done_anyway() {
+            let _ = route(&shared, req).await;
+        }
+        let status = fault.status();
+        shared.lock().record_call(Call {
+            method,
+            path,
+            query,
+            status,
+            at,
+            since_start,
+        });
+        shared.notify();
+        return fault.response();
+    }
     let result = route(&shared, req).await;
     let (status, response) = match result {
         Ok(Ok_::Json(status, v)) => (status, json_response(status, &v)),

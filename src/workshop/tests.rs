@@ -50,7 +50,10 @@ impl Chat for FakeChat {
         tokio::task::yield_now().await;
         let mut state = self.state.lock().unwrap();
         if state.fail_posts {
-            return Err(ChatError("403 Missing Permissions (code 50013)".into()));
+            return Err(ChatError::new(
+                ChatFailure::MissingPermissions,
+                "403 Missing Permissions (code 50013)",
+            ));
         }
         state.next_id += 1;
         let id = 1_000 + state.next_id;
@@ -88,7 +91,10 @@ impl Chat for FakeChat {
     ) -> std::result::Result<Vec<ListedUser>, ChatError> {
         let state = self.state.lock().unwrap();
         if state.fail_reactions_read {
-            return Err(ChatError("503 Service Unavailable".into()));
+            return Err(ChatError::new(
+                ChatFailure::Unavailable,
+                "503 Service Unavailable",
+            ));
         }
         Ok(state
             .reactions
@@ -171,7 +177,7 @@ async fn a_whole_round_from_post_to_close() {
         content.contains("gesloten") && content.contains("🟩 1 · 🟥 1 · n=2"),
         "{content}"
     );
-    assert!(closed.checked);
+    assert!(closed.unchecked.is_none());
     // A reaction after close changes nothing: no record, no count.
     vote(&w, message, 5, "🟩", true);
     w.tally().barrier().await.unwrap();
@@ -299,7 +305,7 @@ async fn when_discord_cannot_be_read_the_seen_votes_stand() {
     let (_, closed) = w.close_statement(CHANNEL, Timestamp(3)).await.unwrap();
     assert_eq!(closed.round.online.unwrap().disagree, 1);
     assert!(
-        !closed.checked,
+        closed.unchecked.is_some(),
         "the facilitator is told the lists were not read"
     );
 }
@@ -387,7 +393,7 @@ async fn a_refused_post_still_reports_the_round_it_closed() {
             error,
         }) => {
             assert_eq!(closed.round.online.unwrap().agree, 1);
-            assert!(error.0.contains("50013"));
+            assert!(error.text.contains("50013"));
         }
         other => panic!("{other:?}"),
     }

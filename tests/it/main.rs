@@ -4,5 +4,6 @@ mod bot;
 mod charts;
 mod cli;
 mod demo;
+mod discord_errors;
 mod harness;
 mod sim;
