@@ -377,6 +377,9 @@ pub fn export_ready(lang: Language, rows: usize) -> String {
 /// What went wrong, and what to do next.
 pub fn error(lang: Language, err: &WorkshopError) -> String {
     use WorkshopError as E;
+    if err.cannot_write() {
+        return cannot_store(lang);
+    }
     match (err, lang) {
         (E::NoSession, Language::Nl) => "Er loopt geen sessie in dit kanaal — start er een met /session start.".into(),
         (E::NoSession, Language::En) => "There is no session in this channel — start one with /session start.".into(),
@@ -420,6 +423,24 @@ pub fn error(lang: Language, err: &WorkshopError) -> String {
         (other, Language::Nl) => format!("Dat lukte niet door een fout aan de kant van de bot: {other}. Gesloten uitslagen blijven bewaard; vraag de beheerder de logs te bekijken voor je het opnieuw probeert."),
         (other, Language::En) => format!("That failed because of an error on the bot's side: {other}. Closed results are kept; ask the operator to check the logs before you try again."),
     }
+}
+
+/// The database cannot be written: nothing is stored, so nothing may look counted.
+pub fn cannot_store(lang: Language) -> String {
+    pick(
+        lang,
+        "De bot kan niets meer opslaan: de schijf is vol of de databasemap is niet schrijfbaar. Stemmen worden nu niet geteld, dus er is ook geen uitslag. Vraag de beheerder ruimte te maken (of de map schrijfbaar te maken) en de bot te herstarten: dan telt hij alle 🟩/🟥 die op Discord staan opnieuw. Deelnemers kunnen gewoon blijven stemmen.",
+        "The bot cannot store anything: the disk is full or the database folder is not writable. Votes are not being counted now, so there is no result either. Ask the operator to make room (or make the folder writable) and restart the bot: it then counts every 🟩/🟥 on Discord again. Participants can keep voting.",
+    )
+}
+
+/// Posted in a channel with an open statement when storing votes starts failing.
+pub fn storage_notice(lang: Language) -> String {
+    pick(
+        lang,
+        "⚠️ De bot kan op dit moment geen stemmen opslaan (de schijf is vol of niet schrijfbaar), dus ze worden nu niet geteld. Blijf gewoon stemmen: je 🟩/🟥 blijft hier staan en telt mee zodra de beheerder het probleem heeft opgelost en de bot opnieuw heeft gestart. Gespreksleider: sluit de stelling pas daarna.",
+        "⚠️ The bot cannot store votes right now (the disk is full or not writable), so they are not being counted. Keep voting: your 🟩/🟥 stays here and counts as soon as the operator has fixed it and restarted the bot. Facilitator: close the statement only after that.",
+    )
 }
 
 fn unknown_deck(lang: Language, id: &str, available: &[String], problems: &[String]) -> String {

@@ -167,6 +167,7 @@ impl TallyHandle {
             held: HashMap::new(),
             posting: HashMap::new(),
             unsaved: Vec::new(),
+            retrying: false,
         };
         let open = task.store.open_rounds()?;
         let ids: Vec<u64> = open.iter().map(|r| r.id.0).collect();
@@ -314,12 +315,15 @@ struct Task {
     posting: HashMap<u64, Vec<VoteEvent>>,
     /// Voter states whose write failed; retried with the next batch.
     unsaved: Changes,
+    /// This batch retries states whose write failed before.
+    retrying: bool,
 }
 
 impl Task {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            self.retrying = !self.unsaved.is_empty();
             let mut changes = std::mem::take(&mut self.unsaved);
             let mut after_flush: Vec<oneshot::Sender<()>> = Vec::new();
             for msg in batch.drain(..) {
@@ -363,12 +367,24 @@ impl Task {
                     Msg::Barrier(reply) => after_flush.push(reply),
                 }
             }
-            if let Err(err) = self.store.apply_votes(&changes).await {
-                tracing::error!(
-                    "could not store {} vote changes, retrying with the next batch: {err}",
-                    changes.len()
-                );
-                self.unsaved = changes;
+            let waiting = self.retrying;
+            match self.store.apply_votes(&changes).await {
+                Ok(()) if waiting => {
+                    tracing::info!("stored {} vote changes that had waited", changes.len())
+                }
+                Ok(()) => {}
+                // Once: the retries with every batch fail the same way until it is fixed.
+                Err(err) if !waiting => {
+                    tracing::error!(
+                        "could not store {} vote changes, retrying with every batch: {err}",
+                        changes.len()
+                    );
+                    self.unsaved = changes;
+                }
+                Err(err) => {
+                    tracing::debug!("{} vote changes still not stored: {err}", changes.len());
+                    self.unsaved = changes;
+                }
             }
             for reply in after_flush {
                 let _ = reply.send(());

@@ -135,6 +135,17 @@ pub enum WorkshopError {
 
 pub type Result<T> = std::result::Result<T, WorkshopError>;
 
+impl WorkshopError {
+    /// The database cannot be written (a full disk, a read-only folder).
+    pub fn cannot_write(&self) -> bool {
+        matches!(
+            self,
+            WorkshopError::Store(StoreError::CannotWrite { .. })
+                | WorkshopError::Tally(TallyError::Store(StoreError::CannotWrite { .. }))
+        )
+    }
+}
+
 /// A round that was just closed.
 #[derive(Clone, Debug)]
 pub struct Closed {
@@ -259,6 +270,18 @@ impl<C: Chat> Workshop<C> {
 
     // ----- checks: cheap, local, no Discord calls; run before deferring a reply ------------
 
+    /// Refuses what would change the database while it cannot be written: nothing would be
+    /// stored, so nothing may look done.
+    fn check_writable(&self) -> Result<()> {
+        match self.inner.store.write_failure() {
+            Some(detail) => Err(WorkshopError::Store(StoreError::CannotWrite {
+                path: self.inner.store.path().to_path_buf(),
+                detail,
+            })),
+            None => Ok(()),
+        }
+    }
+
     /// Can a session start here with this municipality and deck?
     pub fn check_start(
         &self,
@@ -267,6 +290,7 @@ impl<C: Chat> Workshop<C> {
         deck: &str,
         label: Option<&str>,
     ) -> Result<(Municipality, Deck)> {
+        self.check_writable()?;
         if let Some(open) = self.inner.store.open_session(channel)? {
             return Err(WorkshopError::SessionOpen {
                 municipality: open.municipality.to_string(),
@@ -284,6 +308,7 @@ impl<C: Chat> Workshop<C> {
     /// Which position would be posted, or why not.
     pub fn check_post(&self, channel: u64, which: Which) -> Result<(Session, Deck, u32)> {
         let session = self.open_session(channel)?;
+        self.check_writable()?;
         let deck = self.deck(&session.deck_id)?;
         let rounds = self.inner.store.rounds_of(session.id)?;
         let position = match which {
@@ -297,6 +322,7 @@ impl<C: Chat> Workshop<C> {
     /// The open round of the channel's session.
     pub fn check_close(&self, channel: u64) -> Result<(Session, Round)> {
         let session = self.open_session(channel)?;
+        self.check_writable()?;
         let round = self
             .inner
             .store
@@ -320,11 +346,14 @@ impl<C: Chat> Workshop<C> {
         let round = session::room_target(&rounds)
             .cloned()
             .ok_or(WorkshopError::NoRoundYet)?;
+        self.check_writable()?;
         Ok((session, round))
     }
 
     pub fn check_end(&self, channel: u64) -> Result<Session> {
-        self.open_session(channel)
+        let session = self.open_session(channel)?;
+        self.check_writable()?;
+        Ok(session)
     }
 
     // ----- operations -----------------------------------------------------------------------

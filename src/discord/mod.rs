@@ -83,6 +83,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let (cleanup_tx, cleanup_rx) = mpsc::channel(1024);
     let tally = TallyHandle::start(store.clone(), key, round_keys, Some(cleanup_tx))?;
     let chat = chat::SerenityChat { http: http.clone() };
+    tokio::spawn(storage_notices(store.clone(), chat.clone()));
     let workshop = Workshop::new(
         store.clone(),
         tally.clone(),
@@ -114,6 +115,36 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     tally.barrier().await.ok();
     store.flush()?;
     result
+}
+
+/// When the database stops taking writes, say so in every channel with an open statement:
+/// participants keep voting, but nothing is counted until the bot can store again.
+async fn storage_notices(store: Store, chat: chat::SerenityChat) {
+    use crate::workshop::Chat as _;
+    let mut failure = store.watch_write_failure();
+    while failure.changed().await.is_ok() {
+        let Some(detail) = failure.borrow_and_update().clone() else {
+            continue;
+        };
+        tracing::warn!(
+            "the database cannot be written ({detail}); telling the channels with an open statement"
+        );
+        let mut channels = std::collections::BTreeMap::new();
+        for round in store.open_rounds().unwrap_or_default() {
+            let language = store
+                .session(round.session_id)
+                .ok()
+                .flatten()
+                .map_or(crate::domain::Language::Nl, |s| s.language);
+            channels.insert(round.channel_id, language);
+        }
+        for (channel, language) in channels {
+            let notice = crate::messages::storage_notice(language);
+            if let Err(err) = chat.post(channel, &notice).await {
+                tracing::warn!("could not post the storage notice: {err}");
+            }
+        }
+    }
 }
 
 /// The voter key: from the variable, or the key file (created on first use — but not when the

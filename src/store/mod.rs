@@ -58,6 +58,8 @@ pub enum StoreError {
     NotADatabase { path: PathBuf, detail: String },
     #[error("the voter key from {origin} is not the key the open rounds of this database were counted with; use the original key (STEMKAART_VOTER_KEY or the key file next to the database)")]
     WrongVoterKey { origin: String },
+    #[error("cannot write to the database {path} ({detail}): the disk is full or the folder is not writable; make room or give the bot's user write access to the folder, then restart the bot (votes on open statements are read back from Discord's reactions)")]
+    CannotWrite { path: PathBuf, detail: String },
     #[error("database error in {path}: {detail}")]
     Sled { path: PathBuf, detail: String },
     #[error("a session is already open in this channel: {municipality}")]
@@ -120,6 +122,8 @@ struct Inner {
     open_rounds: sled::Tree,
     voters: sled::Tree,
     flushes: AtomicU64,
+    /// Why writing failed, while it does (see [`Store::write_failure`]).
+    write_failure: tokio::sync::watch::Sender<Option<String>>,
 }
 
 impl Store {
@@ -158,6 +162,7 @@ impl Store {
                 voters: tree("voters")?,
                 db,
                 flushes: AtomicU64::new(0),
+                write_failure: tokio::sync::watch::Sender::new(None),
             }),
         })
     }
@@ -205,9 +210,18 @@ impl Store {
                 supported: SCHEMA_VERSION,
             });
         }
-        write_schema_file(self.path(), found).map_err(|e| StoreError::Sled {
-            path: self.path().to_path_buf(),
-            detail: format!("cannot write {SCHEMA_FILE}: {e}"),
+        write_schema_file(self.path(), found).map_err(|e| {
+            if cannot_write(&e) {
+                StoreError::CannotWrite {
+                    path: self.path().to_path_buf(),
+                    detail: format!("{SCHEMA_FILE}: {}", io_words(&e)),
+                }
+            } else {
+                StoreError::Sled {
+                    path: self.path().to_path_buf(),
+                    detail: format!("cannot write {SCHEMA_FILE}: {e}"),
+                }
+            }
         })
     }
 
@@ -524,7 +538,26 @@ impl Store {
             .await
             .map_err(|e| self.err(e))?;
         self.inner.flushes.fetch_add(1, Ordering::Relaxed);
+        self.writes_work();
         Ok(())
+    }
+
+    /// Why the database cannot be written, when the last write failed for that reason (a full
+    /// disk, a read-only folder). sled keeps refusing every write after one failed, until the
+    /// process restarts: nothing counted after this can be made durable.
+    pub fn write_failure(&self) -> Option<String> {
+        self.inner.write_failure.borrow().clone()
+    }
+
+    /// Changes of [`Store::write_failure`].
+    pub fn watch_write_failure(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.inner.write_failure.subscribe()
+    }
+
+    fn writes_work(&self) {
+        self.inner
+            .write_failure
+            .send_if_modified(|failure| failure.take().is_some());
     }
 
     /// The stored voter states of a round.
@@ -609,6 +642,7 @@ impl Store {
     /// Flush everything to disk.
     pub fn flush(&self) -> Result<()> {
         self.inner.db.flush().map_err(|e| self.err(e))?;
+        self.writes_work();
         Ok(())
     }
 
@@ -634,7 +668,16 @@ impl Store {
     }
 
     fn err(&self, err: sled::Error) -> StoreError {
-        sled_error(self.path(), err)
+        let err = sled_error(self.path(), err);
+        if let StoreError::CannotWrite { detail, .. } = &err {
+            let detail = detail.clone();
+            self.inner.write_failure.send_if_modified(|failure| {
+                let first = failure.is_none();
+                failure.get_or_insert(detail);
+                first
+            });
+        }
+        err
     }
 }
 
@@ -724,9 +767,42 @@ fn open_error(path: &Path, err: sled::Error) -> StoreError {
 }
 
 fn sled_error(path: &Path, err: sled::Error) -> StoreError {
-    StoreError::Sled {
-        path: path.to_path_buf(),
-        detail: err.to_string(),
+    match &err {
+        sled::Error::Io(io) if cannot_write(io) => StoreError::CannotWrite {
+            path: path.to_path_buf(),
+            detail: io_words(io),
+        },
+        _ => StoreError::Sled {
+            path: path.to_path_buf(),
+            detail: err.to_string(),
+        },
+    }
+}
+
+/// A full disk (ENOSPC, EDQUOT, or EFBIG past a file size limit) or a folder or file system the
+/// bot may not write to (EACCES, EPERM, EROFS).
+fn cannot_write(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        err.kind(),
+        K::StorageFull
+            | K::QuotaExceeded
+            | K::FileTooLarge
+            | K::ReadOnlyFilesystem
+            | K::PermissionDenied
+    )
+}
+
+/// The cause in plain words (sled's copy of an IO error carries only its kind and debug text).
+fn io_words(err: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match err.kind() {
+        K::StorageFull => "no space left on the disk".into(),
+        K::QuotaExceeded => "disk quota exceeded".into(),
+        K::FileTooLarge => "file too large: the file size limit is reached".into(),
+        K::ReadOnlyFilesystem => "the file system is read-only".into(),
+        K::PermissionDenied => "permission denied".into(),
+        _ => err.to_string(),
     }
 }
 

@@ -21,6 +21,10 @@ pub struct Harness {
     pub channel: u64,
     pub facilitator: SimUser,
     pub extra_env: Vec<(String, String)>,
+    /// Start the bot with this `RLIMIT_FSIZE` (bytes, rounded down to 512-byte blocks;
+    /// `u64::MAX`: unlimited) and SIGXFSZ ignored: a write past it fails with EFBIG, as on a
+    /// full disk.
+    pub file_size_limit: Option<u64>,
     child: Option<Child>,
     log: Arc<Mutex<Vec<String>>>,
     starts: usize,
@@ -49,6 +53,7 @@ impl Harness {
             channel,
             facilitator,
             extra_env,
+            file_size_limit: None,
             child: None,
             log: Arc::default(),
             starts: 0,
@@ -82,6 +87,9 @@ impl Harness {
     pub async fn spawn_bot(&mut self) {
         assert!(self.child.is_none(), "the bot is already running");
         let mut command = self.bot_command();
+        if let Some(limit) = self.file_size_limit {
+            command = limited(&command, limit);
+        }
         command.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("start stemkaart run");
         let stderr = child.stderr.take().unwrap();
@@ -130,6 +138,11 @@ impl Harness {
 
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
+    }
+
+    /// The running bot's process id.
+    pub fn bot_pid(&self) -> u32 {
+        self.child.as_ref().expect("the bot is running").id()
     }
 
     /// `kill -9`: no chance to flush anything.
@@ -216,6 +229,33 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// `command` run through `sh` with a file size limit; an ignored signal stays ignored across
+/// `exec`, so the bot sees EFBIG instead of being killed by SIGXFSZ.
+pub fn limited(command: &Command, bytes: u64) -> Command {
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f {}; exec \"$0\" \"$@\"",
+            if bytes == u64::MAX {
+                "unlimited".to_string()
+            } else {
+                (bytes / 512).to_string()
+            }
+        ))
+        .arg(command.get_program())
+        .args(command.get_args())
+        .env_clear();
+    if let Some(dir) = command.get_current_dir() {
+        sh.current_dir(dir);
+    }
+    for (k, v) in command.get_envs() {
+        if let Some(v) = v {
+            sh.env(k, v);
+        }
+    }
+    sh
 }
 
 impl Drop for Harness {

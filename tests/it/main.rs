@@ -7,3 +7,4 @@ mod demo;
 mod discord_errors;
 mod harness;
 mod sim;
+mod storage;
