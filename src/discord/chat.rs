@@ -1,11 +1,10 @@
 //! [`Chat`] over serenity's HTTP client: the Discord calls the workshop makes.
 
-use super::retry::{retry, transient, Patience, Transient};
+use super::retry::{log_retry, retry, CallError, Patience, Rest, Transient};
 use crate::tally::ListedUser;
 use crate::workshop::{Chat, ChatError, ChatFailure};
-use serenity::all::{
-    ChannelId, CreateMessage, EditMessage, GetMessages, Http, HttpError, MessageId, ReactionType,
-};
+use serenity::all::{ChannelId, Http, HttpError, MessageId, ReactionType, UserId};
+use serenity::http::{LightMethod, Request, Route};
 use std::sync::Arc;
 
 /// Discord's page size limit for reaction lists.
@@ -13,7 +12,7 @@ const PAGE: u8 = 100;
 
 #[derive(Clone)]
 pub struct SerenityChat {
-    pub http: Arc<Http>,
+    rest: Rest,
 }
 
 /// A serenity error in words: Discord's own message and code when there is one. Long digit
@@ -81,16 +80,16 @@ pub fn error_code(err: &serenity::Error) -> Option<isize> {
 const UNKNOWN_MESSAGE: isize = 10008;
 /// Discord's "Missing Access" and "Missing Permissions".
 const MISSING_ACCESS: isize = 50001;
-const MISSING_PERMISSIONS: isize = 50013;
+pub const MISSING_PERMISSIONS: isize = 50013;
 
-fn chat_error(err: serenity::Error) -> ChatError {
-    let kind = match (error_code(&err), transient(&err)) {
+fn chat_error(err: CallError) -> ChatError {
+    let kind = match (err.code(), err.transient()) {
         (_, Some(_)) => ChatFailure::Unavailable,
         (Some(UNKNOWN_MESSAGE), _) => ChatFailure::UnknownMessage,
         (Some(MISSING_ACCESS | MISSING_PERMISSIONS), _) => ChatFailure::MissingPermissions,
         _ => ChatFailure::Refused,
     };
-    ChatError::new(kind, describe(&err))
+    ChatError::new(kind, err.describe())
 }
 
 /// The snowflake of this moment: messages created from now on have larger ids.
@@ -106,19 +105,79 @@ pub fn unicode(emoji: &str) -> ReactionType {
     ReactionType::Unicode(emoji.to_string())
 }
 
+/// An emoji as a path segment (percent-encoded, as serenity does).
+fn emoji_path(emoji: &str) -> String {
+    unicode(emoji).as_data()
+}
+
+/// A snowflake field of a JSON object (Discord sends them as strings).
+fn snowflake(value: &serde_json::Value) -> Option<u64> {
+    value.as_str()?.parse().ok()
+}
+
+fn decode(body: &[u8]) -> Result<serde_json::Value, CallError> {
+    serde_json::from_slice(body).map_err(|e| CallError::from(serenity::Error::Json(e)))
+}
+
+fn json_body(value: &serde_json::Value) -> Option<Vec<u8>> {
+    Some(value.to_string().into_bytes())
+}
+
 impl SerenityChat {
+    pub fn new(http: Arc<Http>, client: reqwest::Client) -> SerenityChat {
+        SerenityChat {
+            rest: Rest { http, client },
+        }
+    }
+
+    /// Remove a participant's reaction (needs Manage Messages).
+    pub async fn remove_reaction(
+        &self,
+        channel: u64,
+        message: u64,
+        user: u64,
+        emoji: &str,
+    ) -> Result<(), CallError> {
+        let emoji = emoji_path(emoji);
+        retry("removing an older reaction", Patience::CHAT, || {
+            self.rest.send(Request::new(
+                Route::ChannelMessageReaction {
+                    channel_id: ChannelId::new(channel),
+                    message_id: MessageId::new(message),
+                    user_id: UserId::new(user),
+                    reaction: &emoji,
+                },
+                LightMethod::Delete,
+            ))
+        })
+        .await?;
+        Ok(())
+    }
+
     /// The bot's own message with `content`, newer than `since`, among the channel's latest.
-    async fn posted_since(&self, channel: ChannelId, since: u64, content: &str) -> Option<u64> {
-        let me = self.http.get_current_user().await.ok()?.id;
-        let latest = retry("looking for a posted message", Patience::CHAT, || {
-            channel.messages(&self.http, GetMessages::new().limit(10))
+    async fn posted_since(&self, channel: u64, since: u64, content: &str) -> Option<u64> {
+        let me = self.rest.http.get_current_user().await.ok()?.id.get();
+        let body = retry("looking for a posted message", Patience::CHAT, || {
+            self.rest.send(
+                Request::new(
+                    Route::ChannelMessages {
+                        channel_id: ChannelId::new(channel),
+                    },
+                    LightMethod::Get,
+                )
+                .params(Some(vec![("limit", "10".to_string())])),
+            )
         })
         .await
         .ok()?;
-        latest
-            .into_iter()
-            .find(|m| m.author.id == me && m.id.get() > since && m.content == content)
-            .map(|m| m.id.get())
+        let latest = decode(&body).ok()?;
+        latest.as_array()?.iter().find_map(|m| {
+            let id = snowflake(&m["id"])?;
+            (snowflake(&m["author"]["id"]) == Some(me)
+                && id > since
+                && m["content"].as_str() == Some(content))
+            .then_some(id)
+        })
     }
 }
 
@@ -128,30 +187,35 @@ impl Chat for SerenityChat {
     /// trying again the bot looks for its own message with this content, posted since the
     /// first attempt, among the channel's latest messages, and takes that one.
     async fn post(&self, channel: u64, content: &str) -> Result<u64, ChatError> {
-        let channel = ChannelId::new(channel);
         let since = snowflake_now();
+        let body = json_body(&serde_json::json!({
+            "content": content,
+            "allowed_mentions": {"parse": []},
+        }));
         let mut attempt = 1;
         loop {
-            let err = match channel
-                .send_message(&self.http, CreateMessage::new().content(content))
-                .await
-            {
-                Ok(message) => return Ok(message.id.get()),
+            let request = Request::new(
+                Route::ChannelMessages {
+                    channel_id: ChannelId::new(channel),
+                },
+                LightMethod::Post,
+            )
+            .body(body.clone());
+            let err = match self.rest.send(request).await.and_then(|b| decode(&b)) {
+                Ok(message) => {
+                    return snowflake(&message["id"]).ok_or_else(|| {
+                        ChatError::new(ChatFailure::Refused, "Discord's answer has no message id")
+                    })
+                }
                 Err(err) => err,
             };
             let Some(wait) = Patience::CHAT.wait(&err, attempt) else {
                 return Err(chat_error(err));
             };
-            tracing::warn!(
-                "posting a message: Discord answered {}; trying again in {} ms (attempt {} of {})",
-                describe(&err),
-                wait.as_millis(),
-                attempt + 1,
-                Patience::CHAT.attempts
-            );
+            log_retry("posting a message", &err, wait, attempt + 1, Patience::CHAT);
             tokio::time::sleep(wait).await;
             attempt += 1;
-            if transient(&err) == Some(Transient::Unavailable) {
+            if err.transient() == Some(Transient::Unavailable) {
                 if let Some(id) = self.posted_since(channel, since, content).await {
                     tracing::info!("the message had been posted after all; not posting it again");
                     return Ok(id);
@@ -161,11 +225,17 @@ impl Chat for SerenityChat {
     }
 
     async fn edit(&self, channel: u64, message: u64, content: &str) -> Result<(), ChatError> {
+        let body = json_body(&serde_json::json!({"content": content}));
         retry("editing a message", Patience::CHAT, || {
-            ChannelId::new(channel).edit_message(
-                &self.http,
-                MessageId::new(message),
-                EditMessage::new().content(content),
+            self.rest.send(
+                Request::new(
+                    Route::ChannelMessage {
+                        channel_id: ChannelId::new(channel),
+                        message_id: MessageId::new(message),
+                    },
+                    LightMethod::Patch,
+                )
+                .body(body.clone()),
             )
         })
         .await
@@ -174,13 +244,20 @@ impl Chat for SerenityChat {
     }
 
     async fn react(&self, channel: u64, message: u64, emoji: &str) -> Result<(), ChatError> {
-        let emoji = unicode(emoji);
+        let emoji = emoji_path(emoji);
         retry("adding the bot's reaction", Patience::CHAT, || {
-            self.http
-                .create_reaction(ChannelId::new(channel), MessageId::new(message), &emoji)
+            self.rest.send(Request::new(
+                Route::ChannelMessageReactionMe {
+                    channel_id: ChannelId::new(channel),
+                    message_id: MessageId::new(message),
+                    reaction: &emoji,
+                },
+                LightMethod::Put,
+            ))
         })
         .await
-        .map_err(chat_error)
+        .map_err(chat_error)?;
+        Ok(())
     }
 
     async fn reactions(
@@ -189,27 +266,42 @@ impl Chat for SerenityChat {
         message: u64,
         emoji: &str,
     ) -> Result<Vec<ListedUser>, ChatError> {
-        let emoji = unicode(emoji);
+        let emoji = emoji_path(emoji);
         let mut users = Vec::new();
-        let mut after = None;
+        let mut after: Option<u64> = None;
         loop {
-            let page = retry("reading a reaction list", Patience::CHAT, || {
-                self.http.get_reaction_users(
-                    ChannelId::new(channel),
-                    MessageId::new(message),
-                    &emoji,
-                    PAGE,
-                    after,
+            let mut params = vec![("limit", PAGE.to_string())];
+            if let Some(after) = after {
+                params.push(("after", after.to_string()));
+            }
+            let body = retry("reading a reaction list", Patience::CHAT, || {
+                self.rest.send(
+                    Request::new(
+                        Route::ChannelMessageReactionEmoji {
+                            channel_id: ChannelId::new(channel),
+                            message_id: MessageId::new(message),
+                            reaction: &emoji,
+                        },
+                        LightMethod::Get,
+                    )
+                    .params(Some(params.clone())),
                 )
             })
             .await
             .map_err(chat_error)?;
+            let page = decode(&body).map_err(chat_error)?;
+            let page = page.as_array().cloned().unwrap_or_default();
             let full = page.len() == usize::from(PAGE);
-            after = page.last().map(|u| u.id.get());
-            users.extend(page.into_iter().map(|u| ListedUser {
-                id: u.id.get(),
-                bot: u.bot,
-            }));
+            for user in &page {
+                let id = snowflake(&user["id"]).ok_or_else(|| {
+                    ChatError::new(ChatFailure::Refused, "a reaction list without user ids")
+                })?;
+                users.push(ListedUser {
+                    id,
+                    bot: user["bot"].as_bool().unwrap_or(false),
+                });
+                after = Some(id);
+            }
             if !full {
                 return Ok(users);
             }

@@ -2,16 +2,11 @@
 //! per person. Off the counting path: the vote task only drops requests into a bounded queue;
 //! this task works through them at Discord's pace, and a full queue just loses requests.
 
-use super::chat::{describe, error_code, unicode};
-use super::retry::{retry, Patience};
+use super::chat::{SerenityChat, MISSING_PERMISSIONS};
 use crate::tally::{Cleanup, TallyHandle};
-use serenity::all::{ChannelId, Http, MessageId, UserId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
-
-/// Discord's "Missing Permissions".
-const MISSING_PERMISSIONS: isize = 50013;
 
 /// Which channels the bot may manage messages in, as far as it knows: learned from the
 /// `app_permissions` of interactions, and from refusals.
@@ -41,7 +36,7 @@ impl ManageMessages {
 }
 
 pub async fn run(
-    http: Arc<Http>,
+    chat: SerenityChat,
     tally: TallyHandle,
     manage: ManageMessages,
     mut requests: mpsc::Receiver<Cleanup>,
@@ -58,25 +53,23 @@ pub async fn run(
         {
             continue;
         }
-        let emoji = unicode(request.colour.emoji());
-        let result = retry("removing an older reaction", Patience::CHAT, || {
-            http.delete_reaction(
-                ChannelId::new(request.channel_id),
-                MessageId::new(request.message_id),
-                UserId::new(request.user_id),
-                &emoji,
+        let result = chat
+            .remove_reaction(
+                request.channel_id,
+                request.message_id,
+                request.user_id,
+                request.colour.emoji(),
             )
-        })
-        .await;
+            .await;
         if let Err(err) = result {
-            if error_code(&err) == Some(MISSING_PERMISSIONS) {
+            if err.code() == Some(MISSING_PERMISSIONS) {
                 tracing::info!(
                     "no Manage Messages permission in channel {}: older reactions stay on the message (votes count the same)",
                     request.channel_id
                 );
                 manage.set(request.channel_id, false);
             } else {
-                tracing::debug!("could not remove an older reaction: {}", describe(&err));
+                tracing::debug!("could not remove an older reaction: {}", err.describe());
             }
         }
     }

@@ -384,7 +384,7 @@ async fn refuse(ctx: &Context, command: &CommandInteraction, text: String) {
         tracing::warn!(
             "could not answer /{}: {}",
             command.data.name,
-            describe(&err)
+            err.describe()
         );
     }
 }
@@ -421,7 +421,7 @@ async fn respond<T, F>(
         tracing::warn!(
             "could not acknowledge /{}: {}",
             command.data.name,
-            describe(&err)
+            err.describe()
         );
         return;
     }
@@ -445,7 +445,7 @@ async fn respond<T, F>(
         tracing::warn!(
             "could not answer /{}: {}",
             command.data.name,
-            describe(&err)
+            err.describe()
         );
     }
 }

@@ -65,7 +65,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         settings.statements.display()
     );
 
-    let mut http = HttpBuilder::new(&settings.token);
+    // Kept: the bot sends some requests with it itself, to read Discord's retry_after.
+    let web = reqwest::Client::builder()
+        .use_rustls_tls()
+        .build()
+        .context("cannot set up the HTTP client")?;
+    let mut http = HttpBuilder::new(&settings.token).client(web.clone());
     if let Some(base) = &settings.api_url {
         // serenity's rate limiter builds its own URLs to discord.com and ignores the proxy, so
         // it is turned off only when talking to a Discord-compatible server.
@@ -82,7 +87,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 
     let (cleanup_tx, cleanup_rx) = mpsc::channel(1024);
     let tally = TallyHandle::start(store.clone(), key, round_keys, Some(cleanup_tx))?;
-    let chat = chat::SerenityChat { http: http.clone() };
+    let chat = chat::SerenityChat::new(http.clone(), web);
     tokio::spawn(storage_notices(store.clone(), chat.clone()));
     let workshop = Workshop::new(
         store.clone(),
@@ -91,7 +96,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         settings.statements.clone(),
     );
     tokio::spawn(cleanup::run(
-        http,
+        workshop.chat().clone(),
         tally.clone(),
         bot.manage.clone(),
         cleanup_rx,
