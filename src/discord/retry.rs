@@ -275,3 +275,48 @@ impl Rest {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, retry_after: Option<f64>) -> CallError {
+        CallError::Answer(Answer {
+            status,
+            code: None,
+            message: String::new(),
+            retry_after: retry_after.map(Duration::from_secs_f64),
+        })
+    }
+
+    fn ms(ms: u64) -> Option<Duration> {
+        Some(Duration::from_millis(ms))
+    }
+
+    #[test]
+    fn rate_limits_wait_as_asked_within_bounds() {
+        let chat = Patience::CHAT;
+        assert_eq!(chat.wait(&answer(429, Some(0.3)), 1), ms(300));
+        assert_eq!(
+            chat.wait(&answer(429, None), 1),
+            ms(1000),
+            "unknown: the fallback"
+        );
+        assert_eq!(
+            chat.wait(&answer(429, Some(30.0)), 1),
+            None,
+            "too long to wait"
+        );
+        assert_eq!(Patience::CALLBACK.wait(&answer(429, Some(1.0)), 1), None);
+    }
+
+    #[test]
+    fn server_errors_back_off_and_give_up() {
+        let chat = Patience::CHAT;
+        let waits: Vec<Option<Duration>> =
+            (1..=4).map(|a| chat.wait(&answer(502, None), a)).collect();
+        assert_eq!(waits, [ms(250), ms(500), ms(1000), None]);
+        assert_eq!(chat.wait(&answer(403, None), 1), None, "a refusal is final");
+        assert_eq!(chat.wait(&answer(404, None), 1), None);
+    }
+}
