@@ -3,8 +3,11 @@
 use super::retry::{log_retry, retry, CallError, Patience, Rest, Transient};
 use crate::tally::ListedUser;
 use crate::workshop::{Chat, ChatError, ChatFailure};
-use serenity::all::{ChannelId, Http, HttpError, MessageId, ReactionType, UserId};
-use serenity::http::{LightMethod, Request, Route};
+use serenity::all::{
+    ApplicationId, ChannelId, CreateAttachment, CreateInteractionResponse, Http, HttpError,
+    InteractionId, MessageId, ReactionType, UserId,
+};
+use serenity::http::{LightMethod, Multipart, MultipartUpload, Request, Route};
 use std::sync::Arc;
 
 /// Discord's page size limit for reaction lists.
@@ -149,6 +152,72 @@ impl SerenityChat {
                 },
                 LightMethod::Delete,
             ))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The first answer to an interaction (a message or a deferral). It must reach Discord
+    /// within 3 s of the event, hence the short patience.
+    pub async fn answer_interaction(
+        &self,
+        interaction: u64,
+        token: &str,
+        answer: &CreateInteractionResponse,
+    ) -> Result<(), CallError> {
+        let body =
+            serde_json::to_vec(answer).map_err(|e| CallError::from(serenity::Error::Json(e)))?;
+        retry("answering a command", Patience::CALLBACK, || {
+            self.rest.send(
+                Request::new(
+                    Route::InteractionResponse {
+                        interaction_id: InteractionId::new(interaction),
+                        token,
+                    },
+                    LightMethod::Post,
+                )
+                .body(Some(body.clone())),
+            )
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Replace the (deferred) answer to an interaction with `text` and maybe a file.
+    pub async fn edit_answer(
+        &self,
+        application: u64,
+        token: &str,
+        text: &str,
+        file: Option<&(Vec<u8>, String)>,
+    ) -> Result<(), CallError> {
+        let mut payload = serde_json::json!({
+            "content": text,
+            "allowed_mentions": {"parse": []},
+        });
+        if let Some((_, name)) = file {
+            payload["attachments"] = serde_json::json!([{"id": 0, "filename": name}]);
+        }
+        retry("answering a command", Patience::CHAT, || {
+            let request = Request::new(
+                Route::WebhookOriginalInteractionResponse {
+                    application_id: ApplicationId::new(application),
+                    token,
+                },
+                LightMethod::Patch,
+            );
+            let request = match file {
+                Some((bytes, name)) => request.multipart(Some(Multipart {
+                    upload: MultipartUpload::Attachments(vec![CreateAttachment::bytes(
+                        bytes.clone(),
+                        name.clone(),
+                    )]),
+                    payload_json: Some(payload.to_string()),
+                    fields: Vec::new(),
+                })),
+                None => request.body(json_body(&payload)),
+            };
+            self.rest.send(request)
         })
         .await?;
         Ok(())

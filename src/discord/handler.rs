@@ -4,7 +4,6 @@
 use super::chat::{describe, SerenityChat};
 use super::cleanup::ManageMessages;
 use super::commands::{self, Command};
-use super::retry::{retry, Patience};
 use super::Settings;
 use crate::charts::data::Style;
 use crate::domain::session::Tally;
@@ -14,10 +13,9 @@ use crate::reports;
 use crate::tally::{RawReaction, VoteEvent};
 use crate::workshop::{now, Which, Workshop, WorkshopError};
 use serenity::all::{
-    CollectorCallback, CommandInteraction, Context, CreateAttachment, CreateAutocompleteResponse,
-    CreateInteractionResponse, CreateInteractionResponseMessage, EditInteractionResponse, Event,
-    EventHandler, GuildId, Interaction, Permissions, RawEventHandler, Reaction, ReactionType,
-    Ready,
+    CollectorCallback, CommandInteraction, Context, CreateAutocompleteResponse,
+    CreateInteractionResponse, CreateInteractionResponseMessage, Event, EventHandler, GuildId,
+    Interaction, Permissions, RawEventHandler, Reaction, ReactionType, Ready,
 };
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,6 +61,10 @@ impl Bot {
         if self.slot.set(workshop).is_err() {
             panic!("the workshop is attached once");
         }
+    }
+
+    fn chat(&self) -> &SerenityChat {
+        self.workshop().chat()
     }
 
     fn workshop(&self) -> &Workshop<SerenityChat> {
@@ -141,24 +143,24 @@ impl Bot {
                 .is_some_and(|role| member.roles.iter().any(|r| r.get() == role))
     }
 
-    async fn command(&self, ctx: &Context, command: CommandInteraction) {
+    async fn command(&self, command: CommandInteraction) {
         let lang = reply_language(&command.locale);
         let channel = command.channel_id.get();
         if let Some(permissions) = command.app_permissions {
             self.manage.set(channel, permissions.manage_messages());
         }
         let Some(guild) = command.guild_id.map(|g| g.get()) else {
-            return refuse(ctx, &command, messages::guild_only(lang)).await;
+            return refuse(self.chat(), &command, messages::guild_only(lang)).await;
         };
         if !self.is_facilitator(&command) {
-            return refuse(ctx, &command, messages::not_a_facilitator(lang)).await;
+            return refuse(self.chat(), &command, messages::not_a_facilitator(lang)).await;
         }
         let parsed = match commands::parse(&command.data.name, &command.data.options) {
             Ok(parsed) => parsed,
             Err(err) => {
                 tracing::warn!("unexpected command data: {err}");
                 let text = messages::not_understood(lang, &err.to_string());
-                return refuse(ctx, &command, text).await;
+                return refuse(self.chat(), &command, text).await;
             }
         };
         let w = self.workshop();
@@ -169,7 +171,7 @@ impl Bot {
                 label,
             } => {
                 let check = w.check_start(channel, &municipality, &deck, label.as_deref());
-                respond(ctx, &command, lang, false, check, |_| async {
+                respond(self.chat(), &command, lang, false, check, |_| async {
                     let (session, deck) = w
                         .start_session(
                             guild,
@@ -190,7 +192,7 @@ impl Bot {
             }
             Command::SessionEnd => {
                 respond(
-                    ctx,
+                    self.chat(),
                     &command,
                     lang,
                     false,
@@ -208,7 +210,7 @@ impl Bot {
                     _ => Which::Next,
                 };
                 respond(
-                    ctx,
+                    self.chat(),
                     &command,
                     lang,
                     true,
@@ -226,7 +228,7 @@ impl Bot {
             }
             Command::StatementClose => {
                 respond(
-                    ctx,
+                    self.chat(),
                     &command,
                     lang,
                     false,
@@ -240,7 +242,7 @@ impl Bot {
             }
             Command::Room { agree, disagree } => {
                 respond(
-                    ctx,
+                    self.chat(),
                     &command,
                     lang,
                     false,
@@ -254,7 +256,7 @@ impl Bot {
             }
             Command::Results => {
                 respond(
-                    ctx,
+                    self.chat(),
                     &command,
                     lang,
                     false,
@@ -283,22 +285,29 @@ impl Bot {
                     simulated: false,
                 };
                 let check = w.compare_of(guild, channel, deck.as_deref(), statement, &style);
-                respond(ctx, &command, lang, false, check, |chart| async move {
-                    let summary = messages::compare_summary(lang, &chart);
-                    let name = match statement {
-                        Some(n) => format!("vergelijking-stelling-{n}.png"),
-                        None => "vergelijking.png".to_string(),
-                    };
-                    let png = reports::render_compare_png(chart).await?;
-                    Ok(Reply {
-                        text: summary,
-                        file: Some((png, name)),
-                    })
-                })
+                respond(
+                    self.chat(),
+                    &command,
+                    lang,
+                    false,
+                    check,
+                    |chart| async move {
+                        let summary = messages::compare_summary(lang, &chart);
+                        let name = match statement {
+                            Some(n) => format!("vergelijking-stelling-{n}.png"),
+                            None => "vergelijking.png".to_string(),
+                        };
+                        let png = reports::render_compare_png(chart).await?;
+                        Ok(Reply {
+                            text: summary,
+                            file: Some((png, name)),
+                        })
+                    },
+                )
                 .await
             }
             Command::Export => {
-                respond(ctx, &command, lang, true, Ok(()), |()| async {
+                respond(self.chat(), &command, lang, true, Ok(()), |()| async {
                     let csv = w.export(guild)?;
                     let rows = csv.lines().count().saturating_sub(1);
                     let name = format!("stemkaart-export-{}.csv", now().date_iso());
@@ -371,16 +380,15 @@ fn emoji_name(emoji: &ReactionType) -> String {
 }
 
 /// An immediate private answer (refusals and mistakes).
-async fn refuse(ctx: &Context, command: &CommandInteraction, text: String) {
-    let text = messages::fit(text);
-    let answer = retry("answering a command", Patience::CALLBACK, || {
-        let message = CreateInteractionResponseMessage::new()
-            .content(text.clone())
-            .ephemeral(true);
-        command.create_response(&ctx.http, CreateInteractionResponse::Message(message))
-    })
-    .await;
-    if let Err(err) = answer {
+async fn refuse(chat: &SerenityChat, command: &CommandInteraction, text: String) {
+    let message = CreateInteractionResponseMessage::new()
+        .content(messages::fit(text))
+        .ephemeral(true);
+    let answer = CreateInteractionResponse::Message(message);
+    if let Err(err) = chat
+        .answer_interaction(command.id.get(), &command.token, &answer)
+        .await
+    {
         tracing::warn!(
             "could not answer /{}: {}",
             command.data.name,
@@ -394,7 +402,7 @@ async fn refuse(ctx: &Context, command: &CommandInteraction, text: String) {
 /// result of `work` (given what the check found) replaces it — publicly, or privately when
 /// `ephemeral`. Operations that change things check again under the channel's lock.
 async fn respond<T, F>(
-    ctx: &Context,
+    chat: &SerenityChat,
     command: &CommandInteraction,
     lang: Language,
     ephemeral: bool,
@@ -407,17 +415,16 @@ async fn respond<T, F>(
         Ok(checked) => checked,
         Err(err) => {
             log_if_internal(&err);
-            return refuse(ctx, command, messages::error(lang, &err)).await;
+            return refuse(chat, command, messages::error(lang, &err)).await;
         }
     };
-    let deferred = retry("acknowledging a command", Patience::CALLBACK, || {
-        let defer = CreateInteractionResponse::Defer(
-            CreateInteractionResponseMessage::new().ephemeral(ephemeral),
-        );
-        command.create_response(&ctx.http, defer)
-    })
-    .await;
-    if let Err(err) = deferred {
+    let defer = CreateInteractionResponse::Defer(
+        CreateInteractionResponseMessage::new().ephemeral(ephemeral),
+    );
+    if let Err(err) = chat
+        .answer_interaction(command.id.get(), &command.token, &defer)
+        .await
+    {
         tracing::warn!(
             "could not acknowledge /{}: {}",
             command.data.name,
@@ -433,15 +440,15 @@ async fn respond<T, F>(
         }
     };
     let text = messages::fit(reply.text);
-    let answer = retry("answering a command", Patience::CHAT, || {
-        let mut edit = EditInteractionResponse::new().content(text.clone());
-        if let Some((bytes, name)) = &reply.file {
-            edit = edit.new_attachment(CreateAttachment::bytes(bytes.clone(), name.clone()));
-        }
-        command.edit_response(&ctx.http, edit)
-    })
-    .await;
-    if let Err(err) = answer {
+    if let Err(err) = chat
+        .edit_answer(
+            command.application_id.get(),
+            &command.token,
+            &text,
+            reply.file.as_ref(),
+        )
+        .await
+    {
         tracing::warn!(
             "could not answer /{}: {}",
             command.data.name,
@@ -478,7 +485,7 @@ impl EventHandler for Bot {
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
         match interaction {
-            Interaction::Command(command) => self.command(&ctx, command).await,
+            Interaction::Command(command) => self.command(command).await,
             Interaction::Autocomplete(command) => self.autocomplete(&ctx, command).await,
             _ => {}
         }

@@ -58,6 +58,19 @@ async fn vote_changing_minds(crowd: &mut Crowd, h: &Harness, message: u64, peopl
     }
 }
 
+/// Wait until the bot has removed the older colour of everyone who changed their mind: the
+/// message then shows each vote unambiguously, also to a bot that restarts.
+async fn one_colour_each(h: &Harness, statement: u64, people: &[SimUser]) {
+    h.eventually("one colour per person", |sim| {
+        let agree = sim.reaction_users(statement, "🟩");
+        let disagree = sim.reaction_users(statement, "🟥");
+        people
+            .iter()
+            .all(|p| !(agree.contains(&p.id) && disagree.contains(&p.id)))
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_is_reported_nothing_is_pretended_and_no_vote_is_lost() {
     let mut h = Harness::start().await;
@@ -65,6 +78,7 @@ async fn a_full_disk_is_reported_nothing_is_pretended_and_no_vote_is_lost() {
     let people = h.people(24);
     let mut crowd = Crowd::default();
     vote_changing_minds(&mut crowd, &h, statement, &people[..8]).await;
+    one_colour_each(&h, statement, &people[..8]).await;
 
     // Restart the bot with SIGXFSZ ignored, then fill the disk: from now on no write to a
     // file succeeds (sled writes its log into segments it may reuse, inside the file).
@@ -105,14 +119,7 @@ async fn a_full_disk_is_reported_nothing_is_pretended_and_no_vote_is_lost() {
 
     // The older colours were removed from the message (the cleanup does not need the disk),
     // so Discord's reactions show each vote unambiguously.
-    h.eventually("one colour per person", |sim| {
-        let agree = sim.reaction_users(statement, "🟩");
-        let disagree = sim.reaction_users(statement, "🟥");
-        people
-            .iter()
-            .all(|p| !(agree.contains(&p.id) && disagree.contains(&p.id)))
-    })
-    .await;
+    one_colour_each(&h, statement, &people).await;
 
     // Room again: restart without the limit; the reconciliation reads every vote back.
     h.kill9();
@@ -128,7 +135,9 @@ async fn a_full_disk_or_read_only_folder_at_start_up_is_a_clear_error() {
     let mut h = Harness::start().await;
     let statement = h.first_statement("Brummen").await;
     let mut crowd = Crowd::default();
-    vote_changing_minds(&mut crowd, &h, statement, &h.people(6)).await;
+    let people = h.people(6);
+    vote_changing_minds(&mut crowd, &h, statement, &people).await;
+    one_colour_each(&h, statement, &people).await;
     h.stop();
 
     // No file may grow.
