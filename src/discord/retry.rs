@@ -13,15 +13,16 @@
 //!   nor the body's `retry_after`: it decodes the body as `{code, message}`, and Discord's 429
 //!   body has no `code`, so the decoded error says "Could not decode json" with code -1.
 //!
-//! So the calls the workshop makes most (statement messages, reactions, reaction lists, removing
-//! an older colour) go through [`Rest`]: serenity's own request (and rate limiter, when on),
-//! but the bot reads a failed answer itself and honours `retry_after` (the body's, exact; else
-//! the `Retry-After` header). Interaction answers go through serenity's builders; for those a
-//! 429 waits a fixed [`Patience::rate_limit_wait`]. Both back off exponentially on
-//! 500/502/503/504 and on a connection that failed, and give up after [`Patience::attempts`]
-//! or when Discord asks for a longer wait than [`Patience::longest_wait`]: the caller then
-//! tells the facilitator. Calls that create something (posting a message) are not simply
-//! repeated after a 5xx — Discord may have done it anyway — see `chat::SerenityChat::post`.
+//! So the calls a facilitator's command makes (interaction answers, statement messages,
+//! reactions, reaction lists, removing an older colour) go through [`Rest`]: serenity's own
+//! request (and rate limiter, when on), but the bot reads a failed answer itself and honours
+//! `retry_after` (the body's, exact; else the `Retry-After` header). Where it cannot be read, a
+//! 429 waits [`Patience::rate_limit_wait`]. 500/502/503/504 and a connection that failed back
+//! off exponentially. The bot gives up after [`Patience::attempts`] or when Discord asks for a
+//! longer wait than [`Patience::longest_wait`]: the caller then tells the facilitator. Calls
+//! that create something (posting a message) are not simply repeated after a 5xx — Discord
+//! may have done it anyway — see `chat::SerenityChat::post`. (Registering the commands at
+//! start-up and answering autocomplete still use serenity's methods, without retries.)
 
 use super::chat::{describe, redact_ids};
 use serenity::all::{Http, HttpError};
