@@ -84,6 +84,8 @@ const UNKNOWN_MESSAGE: isize = 10008;
 /// Discord's "Missing Access" and "Missing Permissions".
 const MISSING_ACCESS: isize = 50001;
 pub const MISSING_PERMISSIONS: isize = 50013;
+/// Discord's "Interaction has already been acknowledged".
+const ALREADY_ACKNOWLEDGED: isize = 40060;
 
 fn chat_error(err: CallError) -> ChatError {
     let kind = match (err.code(), err.transient()) {
@@ -167,7 +169,9 @@ impl SerenityChat {
     ) -> Result<(), CallError> {
         let body =
             serde_json::to_vec(answer).map_err(|e| CallError::from(serenity::Error::Json(e)))?;
-        retry("answering a command", Patience::CALLBACK, || {
+        let mut attempts = 0;
+        let result = retry("answering a command", Patience::CALLBACK, || {
+            attempts += 1;
             self.rest.send(
                 Request::new(
                     Route::InteractionResponse {
@@ -179,8 +183,12 @@ impl SerenityChat {
                 .body(Some(body.clone())),
             )
         })
-        .await?;
-        Ok(())
+        .await;
+        match result {
+            // A retry after a lost answer: the first attempt had arrived.
+            Err(err) if attempts > 1 && err.code() == Some(ALREADY_ACKNOWLEDGED) => Ok(()),
+            other => other.map(drop),
+        }
     }
 
     /// Replace the (deferred) answer to an interaction with `text` and maybe a file.

@@ -144,6 +144,10 @@ async fn a_statement_posted_despite_a_lost_answer_is_not_posted_twice() {
     let statement = last_statement(&h);
     let mut crowd = Crowd::default();
     vote(&mut crowd, &h, statement.id, &h.people(6)).await;
+    // The acknowledgement arrives but its answer is lost: trying again is refused as already
+    // acknowledged, which means it had worked.
+    h.sim
+        .fail_next("POST", CALLBACK, 1, Fault::DoneButServerError);
     h.close_and_check(&crowd).await;
     h.check_log();
 }
