@@ -1,4 +1,6 @@
-//! [`Chat`] over serenity's HTTP client: the Discord calls the workshop makes.
+//! [`Chat`] over Discord's REST API — the calls the workshop makes — and the answers to
+//! interactions: serenity's requests, sent by [`Rest`] so that failed answers are read in full
+//! and retried where Discord says so (see `retry`).
 
 use super::retry::{log_retry, retry, CallError, Patience, Rest, Transient};
 use crate::tally::ListedUser;
@@ -67,16 +69,6 @@ pub fn redact_ids(text: &str) -> String {
     }
     flush(&mut digits, &mut out);
     out
-}
-
-/// Discord's JSON error code of a failed request, if it was one.
-pub fn error_code(err: &serenity::Error) -> Option<isize> {
-    match err {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
-            Some(response.error.code)
-        }
-        _ => None,
-    }
 }
 
 /// Discord's "Unknown Message".
