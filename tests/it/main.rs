@@ -7,4 +7,5 @@ mod demo;
 mod discord_errors;
 mod harness;
 mod sim;
+#[cfg(target_os = "linux")] // prlimit
 mod storage;
