@@ -148,6 +148,15 @@ pub fn guild_only(lang: Language) -> String {
     )
 }
 
+/// An interaction from a server the bot was not set up for, or about another server's session.
+pub fn other_server(lang: Language) -> String {
+    pick(
+        lang,
+        "Deze bot is niet voor deze server ingesteld; hier kan hij niets tonen of veranderen.",
+        "This bot is not set up for this server; it cannot show or change anything here.",
+    )
+}
+
 /// An interaction the bot cannot parse: its registration is older than the bot.
 pub fn not_understood(lang: Language, detail: &str) -> String {
     match lang {

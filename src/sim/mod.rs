@@ -17,6 +17,7 @@
 //! - `messages.rs`: message bodies (JSON or multipart), validation and edit semantics.
 //! - `commands.rs`: command registration validation and building interactions from the
 //!   registered definitions.
+//! - `origin.rs`: interactions from a member of another guild or from a DM ([`Origin`]).
 //! - `payloads.rs`: the JSON objects on the wire (user, member, guild, message, interaction).
 //!
 //! Typical use (a serenity client in-process; the demo runs the real bot binary instead):
@@ -42,11 +43,13 @@
 //! ```
 //!
 //! What is deliberately *not* simulated: rate limits (no 429s), zlib/ETF encodings, sharding,
-//! message content of users (the bot has no message intent), voice, threads, DMs.
+//! message content of users (the bot has no message intent), voice, threads. DMs and other guilds exist only as the origin of an interaction
+//! ([`Origin`], `origin.rs`).
 
 mod commands;
 mod gateway;
 mod messages;
+mod origin;
 mod payloads;
 mod rest;
 mod state;
@@ -59,6 +62,7 @@ use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+pub use origin::Origin;
 use state::{random_hex, snowflake_ms, ChannelRec, InteractionRec, Out, RoleRec, State, UserRec};
 
 /// Discord permission bits used by the simulator (same values as serenity's `Permissions`).
@@ -555,6 +559,7 @@ impl Sim {
 
     fn start_interaction(
         &self,
+        origin: Origin,
         kind: u64,
         channel_id: u64,
         user: &SimUser,
@@ -573,7 +578,7 @@ impl Sim {
         }
         let inv = commands::invocation(&st, command, options, focused)?;
         let urec = st.users[&user.id].clone();
-        if st.config.enforce_command_permissions {
+        if st.config.enforce_command_permissions && origin == Origin::Guild {
             if let Some(required) = inv.default_member_permissions {
                 let have = st.member_permissions(&urec);
                 let ok = if required == 0 {
@@ -593,6 +598,7 @@ impl Sim {
         let id = st.next_id();
         let token = interaction_token(id);
         let payload = payloads::interaction(&st, id, &token, kind, &channel, &urec, inv.data);
+        let payload = origin.apply(payload, &st, &channel, &urec);
         st.interactions.insert(
             id,
             InteractionRec {
@@ -685,7 +691,27 @@ impl Sim {
         options: Value,
         defer_timeout: Duration,
     ) -> anyhow::Result<Reply> {
-        let id = self.start_interaction(2, channel_id, user, command, &options, None)?;
+        self.command_at(
+            Origin::Guild,
+            channel_id,
+            user,
+            command,
+            options,
+            defer_timeout,
+        )
+        .await
+    }
+
+    async fn command_at(
+        &self,
+        origin: Origin,
+        channel_id: u64,
+        user: &SimUser,
+        command: &str,
+        options: Value,
+        defer_timeout: Duration,
+    ) -> anyhow::Result<Reply> {
+        let id = self.start_interaction(origin, 2, channel_id, user, command, &options, None)?;
         let response = self.wait_callback(id, command).await?;
         let deferred = match response {
             state::Response::Message => false,
@@ -744,7 +770,28 @@ impl Sim {
         options: Value,
         focused: &str,
     ) -> anyhow::Result<Vec<Value>> {
-        let id = self.start_interaction(4, channel_id, user, command, &options, Some(focused))?;
+        self.autocomplete_at(Origin::Guild, channel_id, user, command, options, focused)
+            .await
+    }
+
+    async fn autocomplete_at(
+        &self,
+        origin: Origin,
+        channel_id: u64,
+        user: &SimUser,
+        command: &str,
+        options: Value,
+        focused: &str,
+    ) -> anyhow::Result<Vec<Value>> {
+        let id = self.start_interaction(
+            origin,
+            4,
+            channel_id,
+            user,
+            command,
+            &options,
+            Some(focused),
+        )?;
         match self.wait_callback(id, command).await? {
             state::Response::Autocomplete(choices) => Ok(choices),
             other => bail!("/{command}: autocomplete answered with {other:?} instead of type 8"),

@@ -554,6 +554,22 @@ impl Store {
             .is_some())
     }
 
+    /// Every record of every tree, as `(tree, key, value)` in tree and key order: a logical
+    /// dump, to compare two states of a database regardless of how sled laid out its files.
+    pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>> {
+        let mut names = self.inner.db.tree_names();
+        names.sort();
+        let mut out = Vec::new();
+        for name in names {
+            let tree = self.inner.db.open_tree(&name).map_err(|e| self.err(e))?;
+            for entry in tree.iter() {
+                let (key, value) = entry.map_err(|e| self.err(e))?;
+                out.push((name.to_vec(), key.to_vec(), value.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
     /// How many per-voter records exist (all rounds).
     pub fn voter_record_count(&self) -> usize {
         self.inner.voters.len()

@@ -1,5 +1,6 @@
 //! Integration tests: the real `stemkaart` binary and library, one test binary.
 
+mod access;
 mod bot;
 mod charts;
 mod cli;
