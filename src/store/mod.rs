@@ -128,6 +128,9 @@ impl Store {
     /// Durable on return: the schema version of a new database.
     pub fn open(path: &Path) -> Result<Store> {
         let known = check_schema_file(path)?;
+        if path.join("db").exists() {
+            check_on_copy(path, known)?;
+        }
         let db = sled::open(path).map_err(|err| open_error(path, err))?;
         let store = Store::from_db(path, db)?;
         store.check_schema(known)?;
@@ -169,21 +172,9 @@ impl Store {
     /// `known`: the plain schema file said this is a stemkaart database, so it must have its
     /// schema key (sled opens some damaged files as empty databases).
     fn check_schema(&self, known: bool) -> Result<()> {
-        let found = match self.inner.db.get(SCHEMA_KEY).map_err(|e| self.err(e))? {
-            Some(bytes) => u32::from_be_bytes(bytes.as_ref().try_into().map_err(|_| {
-                StoreError::NotADatabase {
-                    path: self.path().to_path_buf(),
-                    detail: "its schema version is unreadable".into(),
-                }
-            })?),
-            None if known => {
-                return Err(StoreError::Corrupt {
-                    path: self.path().to_path_buf(),
-                    detail: "its records cannot be found although it was written by stemkaart"
-                        .into(),
-                })
-            }
-            None if self.inner.db.is_empty() && self.is_empty()? => {
+        let found = match schema_of(&self.inner.db, self.path(), known)? {
+            Some(found) => found,
+            None => {
                 self.inner
                     .db
                     .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
@@ -191,28 +182,11 @@ impl Store {
                 self.flush()?;
                 SCHEMA_VERSION
             }
-            None => {
-                return Err(StoreError::NotADatabase {
-                    path: self.path().to_path_buf(),
-                    detail: "it has data but no schema version".into(),
-                })
-            }
         };
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::Newer {
-                path: self.path().to_path_buf(),
-                found,
-                supported: SCHEMA_VERSION,
-            });
-        }
         write_schema_file(self.path(), found).map_err(|e| StoreError::Sled {
             path: self.path().to_path_buf(),
             detail: format!("cannot write {SCHEMA_FILE}: {e}"),
         })
-    }
-
-    fn is_empty(&self) -> Result<bool> {
-        Ok(self.inner.sessions.is_empty() && self.inner.rounds.is_empty())
     }
 
     /// Tie the database to a voter key: the key is remembered (as a check value); a different
@@ -672,6 +646,102 @@ fn decode_id(bytes: &[u8]) -> Option<u64> {
     bytes.try_into().ok().map(u64::from_be_bytes)
 }
 
+/// The schema version a sled database says it has: `None` for a new, empty database; refuses
+/// a newer one, one that lost its records, and one of another program. Reads only.
+fn schema_of(db: &sled::Db, path: &Path, known: bool) -> Result<Option<u32>> {
+    let found =
+        match db.get(SCHEMA_KEY).map_err(|e| sled_error(path, e))? {
+            Some(bytes) => u32::from_be_bytes(bytes.as_ref().try_into().map_err(|_| {
+                StoreError::NotADatabase {
+                    path: path.to_path_buf(),
+                    detail: "its schema version is unreadable".into(),
+                }
+            })?),
+            None if known => {
+                return Err(StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: "its records cannot be found although it was written by stemkaart"
+                        .into(),
+                })
+            }
+            None => {
+                let mut empty = db.is_empty();
+                for name in db.tree_names() {
+                    let tree = db.open_tree(&name).map_err(|e| sled_error(path, e))?;
+                    empty &= tree.is_empty();
+                }
+                if empty {
+                    return Ok(None);
+                }
+                return Err(StoreError::NotADatabase {
+                    path: path.to_path_buf(),
+                    detail: "it has data but no schema version".into(),
+                });
+            }
+        };
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::Newer {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(Some(found))
+}
+
+/// sled repairs what it can when it opens a database, writing to its files (a truncated `db`
+/// file is rewritten, for instance). A damaged, foreign or newer database must be refused as
+/// it was, so an existing database is first opened and checked in a temporary copy; only one
+/// that passes is opened in place. While the copy is taken the database file is locked the
+/// way sled locks it, so a database in use is reported as such, not as a half-written copy.
+fn check_on_copy(path: &Path, known: bool) -> Result<()> {
+    use fs2::FileExt;
+    let io = |what: &str, e: std::io::Error| StoreError::Sled {
+        path: path.to_path_buf(),
+        detail: format!("{what}: {e}"),
+    };
+    let file = std::fs::File::open(path.join("db")).map_err(|e| io("cannot read it", e))?;
+    if file.try_lock_exclusive().is_err() {
+        return Err(StoreError::Locked(path.to_path_buf()));
+    }
+    let copy = tempfile::tempdir().map_err(|e| io("cannot make a temporary copy", e))?;
+    let copy_path = copy.path().join("db");
+    copy_folder(path, &copy_path).map_err(|e| io("cannot make a temporary copy", e))?;
+    // Open without the database's own lock (taken above): a second process would wait on it.
+    let result = sled::open(&copy_path)
+        .map_err(|err| open_error(path, err))
+        .and_then(|db| {
+            schema_of(&db, path, known)?;
+            // Read every record once: damage sled notices only when it reads a page.
+            for name in db.tree_names() {
+                let tree = db.open_tree(&name).map_err(|e| sled_error(path, e))?;
+                for entry in tree.iter() {
+                    entry.map_err(|e| match e {
+                        sled::Error::Corruption { .. } => corrupt_log(path),
+                        e => sled_error(path, e),
+                    })?;
+                }
+            }
+            Ok(())
+        });
+    let _ = FileExt::unlock(&file);
+    result
+}
+
+fn copy_folder(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_folder(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 /// Read the plain schema file before sled touches anything. `Ok(true)`: it is there.
 fn check_schema_file(path: &Path) -> Result<bool> {
     let file = path.join(SCHEMA_FILE);
@@ -731,11 +801,16 @@ fn open_error(path: &Path, err: sled::Error) -> StoreError {
         sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
             StoreError::Locked(path.to_path_buf())
         }
-        sled::Error::Corruption { .. } => StoreError::Corrupt {
-            path: path.to_path_buf(),
-            detail: err.to_string(),
-        },
+        sled::Error::Corruption { .. } => corrupt_log(path),
         _ => sled_error(path, err),
+    }
+}
+
+/// sled's own text for this is a debug dump of its internals; the operator gets plain words.
+fn corrupt_log(path: &Path) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail: "sled cannot read its log back: the file was cut short or overwritten".into(),
     }
 }
 

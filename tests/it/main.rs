@@ -4,6 +4,7 @@ mod access;
 mod bot;
 mod charts;
 mod cli;
+mod corrupt;
 mod demo;
 mod harness;
 mod sim;
