@@ -560,13 +560,14 @@ impl Sim {
     fn start_interaction(
         &self,
         origin: Origin,
-        kind: u64,
         channel_id: u64,
         user: &SimUser,
         command: &str,
         options: &Value,
         focused: Option<&str>,
     ) -> anyhow::Result<u64> {
+        // An autocomplete (type 4) says which option is being typed; a command is type 2.
+        let kind = if focused.is_some() { 4 } else { 2 };
         let mut st = self.lock();
         sync_user(&mut st, user);
         let channel = st
@@ -711,7 +712,7 @@ impl Sim {
         options: Value,
         defer_timeout: Duration,
     ) -> anyhow::Result<Reply> {
-        let id = self.start_interaction(origin, 2, channel_id, user, command, &options, None)?;
+        let id = self.start_interaction(origin, channel_id, user, command, &options, None)?;
         let response = self.wait_callback(id, command).await?;
         let deferred = match response {
             state::Response::Message => false,
@@ -783,15 +784,8 @@ impl Sim {
         options: Value,
         focused: &str,
     ) -> anyhow::Result<Vec<Value>> {
-        let id = self.start_interaction(
-            origin,
-            4,
-            channel_id,
-            user,
-            command,
-            &options,
-            Some(focused),
-        )?;
+        let id =
+            self.start_interaction(origin, channel_id, user, command, &options, Some(focused))?;
         match self.wait_callback(id, command).await? {
             state::Response::Autocomplete(choices) => Ok(choices),
             other => bail!("/{command}: autocomplete answered with {other:?} instead of type 8"),

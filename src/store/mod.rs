@@ -77,6 +77,9 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// One record of [`Store::dump`]: tree name, key, value.
+pub type Record = (Vec<u8>, Vec<u8>, Vec<u8>);
+
 /// What a new session needs; the store gives it its id.
 #[derive(Clone, Debug)]
 pub struct NewSession {
@@ -530,7 +533,7 @@ impl Store {
 
     /// Every record of every tree, as `(tree, key, value)` in tree and key order: a logical
     /// dump, to compare two states of a database regardless of how sled laid out its files.
-    pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>> {
+    pub fn dump(&self) -> Result<Vec<Record>> {
         let mut names = self.inner.db.tree_names();
         names.sort();
         let mut out = Vec::new();

@@ -108,7 +108,7 @@ async fn send(
 }
 
 /// Every sled record plus the bytes of the key files, read while the bot is stopped.
-fn snapshot(h: &Harness) -> (Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>, Vec<Vec<u8>>) {
+fn snapshot(h: &Harness) -> (Vec<stemkaart::store::Record>, Vec<Vec<u8>>) {
     let data = h.dir.path().join("data");
     let store = stemkaart::store::Store::open(&data.join("stemkaart.db")).unwrap();
     let dump = store.dump().unwrap();
