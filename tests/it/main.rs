@@ -6,5 +6,6 @@ mod charts;
 mod cli;
 mod corrupt;
 mod demo;
+mod fuzz;
 mod harness;
 mod sim;
