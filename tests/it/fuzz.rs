@@ -104,7 +104,7 @@ fn check_deck(text: &str) -> Result<(), TestCaseError> {
         Ok(deck) => {
             DECK_COUNTS.accepted.fetch_add(1, Ordering::Relaxed);
             prop_assert!(!deck.title.trim().is_empty());
-            prop_assert!(deck.len() >= 1);
+            prop_assert!(!deck.statements.is_empty());
             for statement in &deck.statements {
                 prop_assert!(stemkaart::domain::deck::is_valid_id(&statement.id));
                 let chars = statement.text.trim().chars().count();
@@ -401,9 +401,18 @@ fn check_options(name: &str, options: Vec<Value>) -> Result<(), TestCaseError> {
                 assert!(!m.as_str().is_empty() && m.as_str().chars().count() <= 100);
                 assert_eq!(d.id, "vertrouwen");
             })
-            .map_err(|e| (e, &["gemeente", "label", "Deck", "deck"][..])),
-        Command::StatementPost { number } => session::check_post(deck, &[], *number)
-            .map_err(|e| (WorkshopError::Post(e), &["stelling", "Stelling", "1"][..])),
+            .map_err(|e| {
+                (
+                    e,
+                    &["gemeente", "municipality", "label", "Deck", "deck"][..],
+                )
+            }),
+        Command::StatementPost { number } => session::check_post(deck, &[], *number).map_err(|e| {
+            (
+                WorkshopError::Post(e),
+                &["stelling", "Stelling", "statement", "Statement"][..],
+            )
+        }),
         Command::Room { agree, disagree } => {
             prop_assert!(*agree <= 100_000 && *disagree <= 100_000);
             Ok(())
@@ -417,7 +426,12 @@ fn check_options(name: &str, options: Vec<Value>) -> Result<(), TestCaseError> {
             // No sessions held yet: every /compare is refused, naming the deck.
             stemkaart::charts::data::compare_chart(&id, set.get(&id), &[], *statement, &style)
                 .map(|_| ())
-                .map_err(|e| (WorkshopError::Compare(e), &["deck", "Deck", "Stelling"][..]))
+                .map_err(|e| {
+                    (
+                        WorkshopError::Compare(e),
+                        &["deck", "Deck", "Stelling", "Statement"][..],
+                    )
+                })
         }
         _ => Ok(()),
     };
