@@ -8,4 +8,5 @@ mod corrupt;
 mod demo;
 mod fuzz;
 mod harness;
+mod privacy;
 mod sim;
