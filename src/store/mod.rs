@@ -24,7 +24,9 @@
 //!
 //! A newer database is refused without being touched: sled rewrites files whenever it opens a
 //! database, so the schema version is also kept in a plain file `stemkaart-schema` inside the
-//! database folder and read before sled opens it.
+//! database folder and read before sled opens it. An existing database is checked in a
+//! temporary copy before sled may write to it, and a count of changes to sessions and rounds,
+//! kept both in sled and in a plain file `stemkaart-mark`, tells a log that was cut short.
 
 use crate::domain::{
     session::{RoundId, SessionId, Tally},
@@ -41,6 +43,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 const SCHEMA_FILE: &str = "stemkaart-schema";
 const SCHEMA_KEY: &[u8] = b"schema_version";
 const KEY_CHECK: &[u8] = b"voter_key_check";
+/// How many changes of sessions and rounds were made; also kept in [`MARK_FILE`].
+const MARK_KEY: &[u8] = b"write_mark";
+const MARK_FILE: &str = "stemkaart-mark";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -256,7 +261,7 @@ impl Store {
             }
             Err(TransactionError::Storage(err)) => return Err(self.err(err)),
         }
-        self.flush()?;
+        self.flush_marked()?;
         Ok(session)
     }
 
@@ -286,7 +291,7 @@ impl Store {
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(|e| self.tx_err(e))?;
-        self.flush()?;
+        self.flush_marked()?;
         Ok(session)
     }
 
@@ -388,7 +393,7 @@ impl Store {
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(|e| self.tx_err(e))?;
-        self.flush()?;
+        self.flush_marked()?;
         Ok(round)
     }
 
@@ -401,7 +406,7 @@ impl Store {
         }
         let round = self.finish_round(round, online, at)?;
         self.remove_voters(id)?;
-        self.flush()?;
+        self.flush_marked()?;
         Ok(round)
     }
 
@@ -424,7 +429,7 @@ impl Store {
         let mut round = self.round(id)?.ok_or(StoreError::NoSuchRound(id))?;
         round.room = Some(room);
         self.put_round(&round)?;
-        self.flush()?;
+        self.flush_marked()?;
         Ok(round)
     }
 
@@ -599,6 +604,31 @@ impl Store {
         Ok(self.inner.db.generate_id().map_err(|e| self.err(e))? + 1)
     }
 
+    /// After a change of sessions or rounds: count the change in the database, flush, and
+    /// then note the count in a file outside sled, so an open can tell a log that lost
+    /// changes (see [`check_on_copy`]). The file is only a check: when it cannot be written,
+    /// the change still stands.
+    fn flush_marked(&self) -> Result<()> {
+        let mark = self
+            .inner
+            .db
+            .update_and_fetch(MARK_KEY, |old| {
+                let n = old.and_then(decode_id).unwrap_or(0) + 1;
+                Some(n.to_be_bytes().to_vec())
+            })
+            .map_err(|e| self.err(e))?
+            .and_then(|v| decode_id(&v))
+            .unwrap_or(0);
+        self.flush()?;
+        if let Err(err) = write_mark_file(self.path(), mark) {
+            tracing::warn!(
+                "cannot write {MARK_FILE} in {}: {err}",
+                self.path().display()
+            );
+        }
+        Ok(())
+    }
+
     /// Flush everything to disk.
     pub fn flush(&self) -> Result<()> {
         self.inner.db.flush().map_err(|e| self.err(e))?;
@@ -715,6 +745,19 @@ fn check_on_copy(path: &Path, known: bool) -> Result<()> {
         .map_err(|err| open_error(path, err))
         .and_then(|db| {
             schema_of(&db, path, known)?;
+            // sled opens a log that was cut short after its last snapshot as if a crash had
+            // torn its tail; changes the mark file saw durable must still be there.
+            let in_db = db
+                .get(MARK_KEY)
+                .map_err(|e| sled_error(path, e))?
+                .and_then(|v| decode_id(&v))
+                .unwrap_or(0);
+            if read_mark_file(path).is_some_and(|noted| noted > in_db) {
+                return Err(StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: "changes it stored are missing: its db file was cut short".into(),
+                });
+            }
             // Read every record once: damage sled notices only when it reads a page.
             for name in db.tree_names() {
                 let tree = db.open_tree(&name).map_err(|e| sled_error(path, e))?;
@@ -784,6 +827,22 @@ fn is_foreign_folder(path: &Path) -> bool {
         .collect();
     let sled_files = names.iter().any(|n| n == "conf") && names.iter().any(|n| n == "db");
     !names.is_empty() && !sled_files
+}
+
+/// The change count last noted outside sled; `None` when there is no readable mark (an older
+/// database, or a write torn by a crash: then there is nothing to check against).
+fn read_mark_file(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path.join(MARK_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn write_mark_file(path: &Path, mark: u64) -> std::io::Result<()> {
+    let mut file = std::fs::File::create(path.join(MARK_FILE))?;
+    std::io::Write::write_all(&mut file, format!("{mark}\n").as_bytes())?;
+    file.sync_all()
 }
 
 fn write_schema_file(path: &Path, version: u32) -> std::io::Result<()> {

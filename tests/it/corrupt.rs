@@ -174,9 +174,9 @@ fn truncated(template: &Path, keep: usize) -> tempfile::TempDir {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damaged_foreign_and_newer_databases_are_refused_untouched() {
     let fresh = real_data().await;
-    // sled writes a snapshot of what is on disk each time it opens a database; a database
-    // the bot has just written has none yet for that run's records (see the measurement in
-    // `truncation_of_a_just_written_database`). Opened once (a restart, any CLI command):
+    // sled writes a snapshot of what is on disk each time it opens a database and notices a
+    // cut in what a snapshot covers; a database the bot has just written has none yet for
+    // that run's records (see `truncation_of_a_just_written_database`). Opened once:
     let template = scenario(fresh.path());
     let out = stemkaart(template.path(), &["sessions"]);
     // The untouched copy opens: the checks below are about the damage, not the setup.
@@ -190,6 +190,15 @@ async fn damaged_foreign_and_newer_databases_are_refused_untouched() {
         check_refused(
             &format!("db truncated to {keep} bytes (snapshot covers {lsn})"),
             truncated(template.path(), keep).path(),
+            "is damaged",
+        );
+    }
+    // Just written, no snapshot: the change count kept outside sled tells what is missing.
+    let fresh_len = std::fs::metadata(db_file(&fresh)).unwrap().len() as usize;
+    for percent in [10, 50, 90] {
+        check_refused(
+            &format!("db of a running bot cut to {percent} %"),
+            truncated(fresh.path(), fresh_len * percent / 100).path(),
             "is damaged",
         );
     }
@@ -273,7 +282,7 @@ async fn damaged_foreign_and_newer_databases_are_refused_untouched() {
 }
 
 /// A measurement, not a check: cut the `db` file of a database the bot has just written (no
-/// sled snapshot covers that run's records yet) at every tenth of its length and see what
+/// sled snapshot covers that run's records yet) at every 2 % of its length and see what
 /// `stemkaart sessions` makes of it. `-- --ignored --nocapture` prints the table for
 /// RELIABILITY.md.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,8 +291,8 @@ async fn truncation_of_a_just_written_database() {
     let fresh = real_data().await;
     let len = std::fs::metadata(db_file(&fresh)).unwrap().len() as usize;
     println!("| cut at | of {len} bytes | `stemkaart sessions` |\n|---|---|---|");
-    for tenth in 0..10 {
-        let keep = len * tenth / 10;
+    for step in 0..50 {
+        let keep = len * step / 50;
         let dir = truncated(fresh.path(), keep);
         let out = stemkaart(dir.path(), &["sessions"]);
         let said = if out.status.success() {
@@ -303,6 +312,6 @@ async fn truncation_of_a_just_written_database() {
             let last = stderr.lines().last().unwrap_or("").to_string();
             format!("refused: {}", last.split(" (").next().unwrap_or(""))
         };
-        println!("| {keep} | {}% | {said} |", tenth * 10);
+        println!("| {keep} | {}% | {said} |", step * 2);
     }
 }

@@ -465,3 +465,23 @@ fn fuzz_command_options() {
         "nothing valid was generated"
     );
 }
+
+/// Found by the long run: a statement id written as a multi-line string was quoted whole
+/// (518 characters over several lines) in the problem message.
+#[test]
+fn a_multi_line_statement_id_is_quoted_short() {
+    let text = SHIPPED.replacen(
+        "id = \"vertrouwen-afgenomen\"",
+        "id = \"\"\"\nvertrouwen\nafgenomen, and a lot more text that goes on and on and on\"\"\"",
+        1,
+    );
+    check_deck(&text).unwrap();
+    let problems = decks::parse_deck(Path::new("statements/proef.toml"), &text).unwrap_err();
+    assert!(
+        problems[0]
+            .message
+            .starts_with("statement id `vertrouwen afgenomen, and a lot more"),
+        "{}",
+        problems[0].message
+    );
+}
