@@ -353,3 +353,127 @@ async fn permission_matrix() {
     assert!(before.1 == after.1, "a refusal changed a key file");
     h.check_log();
 }
+
+async fn csv_of(h: &Harness, origin: Origin, channel: u64, user: &SimUser) -> String {
+    let reply = h
+        .sim
+        .command_from(origin, channel, user, "export", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(reply.files.len(), 1, "{}", reply.content);
+    String::from_utf8(reply.files[0].bytes.clone()).unwrap()
+}
+
+/// One bot serving several servers (no `STEMKAART_GUILD_ID`: global commands). A facilitator
+/// of another server holds their own workshop, but never sees or changes this server's: not
+/// in /export, /compare or /results, and not by sending this server's channel ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_sharing_one_bot_stay_apart() {
+    let h = Harness::start_env(vec![("STEMKAART_GUILD_ID".into(), String::new())]).await;
+    assert!(
+        h.sim.commands().iter().all(|c| c["guild_id"].is_null()),
+        "registered globally"
+    );
+    let voters = h.people(3);
+    let a = h.first_statement("Assen").await;
+    for voter in &voters {
+        h.sim.react(h.channel, a, voter, "🟩").await.unwrap();
+    }
+    h.facilitate("statement close", json!({})).await;
+    h.facilitate("statement next", json!({})).await;
+
+    let b = Origin::OtherGuild(h.sim.other_guild());
+    let b_admin = h
+        .sim
+        .user("beheerder-b")
+        .permissions(perms::MEMBER_DEFAULT | perms::ADMINISTRATOR);
+    let b_channel = h.sim.new_channel("kanaal-b");
+
+    // Nothing of this server from the other one.
+    let csv = csv_of(&h, b, b_channel, &b_admin).await;
+    assert_eq!(csv.lines().count(), 1, "header only: {csv}");
+    for (path, options) in [("results", json!({})), ("compare", json!({}))] {
+        let reply = h
+            .sim
+            .command_from(b, b_channel, &b_admin, path, options)
+            .await
+            .unwrap();
+        assert!(
+            reply.ephemeral && reply.files.is_empty() && reply.content.contains("nog geen sessie"),
+            "/{path}: {}",
+            reply.content
+        );
+    }
+    let reply = h
+        .sim
+        .command_from(
+            b,
+            b_channel,
+            &b_admin,
+            "compare",
+            json!({"deck": "vertrouwen"}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        reply.files.is_empty() && reply.content.contains("nog geen sessie met deck"),
+        "{}",
+        reply.content
+    );
+    // This server's channel, with the other server's id: refused, whatever the command.
+    let other_server = stemkaart::messages::other_server(stemkaart::domain::Language::Nl);
+    for (_, path, options) in commands() {
+        let reply = h
+            .sim
+            .command_from(b, h.channel, &b_admin, path, options)
+            .await
+            .unwrap();
+        assert_eq!(reply.content, other_server, "/{path}");
+    }
+
+    // Their own workshop works, and stays theirs.
+    for (path, options) in [
+        (
+            "session start",
+            json!({"municipality": "Bergen", "deck": "vertrouwen"}),
+        ),
+        ("statement next", json!({})),
+    ] {
+        h.sim
+            .command_from(b, b_channel, &b_admin, path, options)
+            .await
+            .unwrap();
+    }
+    let message = h.sim.messages(b_channel).last().unwrap().id;
+    h.sim
+        .react(b_channel, message, &voters[0], "🟥")
+        .await
+        .unwrap();
+    let closed = h
+        .sim
+        .command_from(b, b_channel, &b_admin, "statement close", json!({}))
+        .await
+        .unwrap();
+    assert!(closed.content.contains("n=1"), "{}", closed.content);
+    let csv = csv_of(&h, b, b_channel, &b_admin).await;
+    assert!(
+        csv.lines().count() == 2 && csv.contains("Bergen") && !csv.contains("Assen"),
+        "{csv}"
+    );
+    let csv = csv_of(&h, Origin::Guild, h.channel, &h.facilitator).await;
+    assert!(
+        csv.lines().count() == 2 && csv.contains("Assen") && !csv.contains("Bergen"),
+        "{csv}"
+    );
+    let reply = h
+        .sim
+        .command_from(b, b_channel, &b_admin, "compare", json!({}))
+        .await
+        .unwrap();
+    assert!(
+        reply.content.contains(": 1 sessie(s)"),
+        "only their own session: {}",
+        reply.content
+    );
+    h.check_log();
+}
