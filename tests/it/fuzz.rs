@@ -113,11 +113,11 @@ const SHIPPED: &str = include_str!("../../statements/vertrouwen.toml");
 static DECK_COUNTS: Counts = Counts::new();
 
 /// Parse a deck file's text; accepted decks must be valid, problems clear.
-fn check_deck(text: &str) -> Result<(), TestCaseError> {
+fn check_deck(text: &str, counts: &Counts) -> Result<(), TestCaseError> {
     let path = Path::new("statements/proef.toml");
     match decks::parse_deck(path, text) {
         Ok(deck) => {
-            DECK_COUNTS.accepted.fetch_add(1, Ordering::Relaxed);
+            counts.accepted.fetch_add(1, Ordering::Relaxed);
             prop_assert!(!deck.title.trim().is_empty());
             prop_assert!(!deck.statements.is_empty());
             for statement in &deck.statements {
@@ -127,7 +127,7 @@ fn check_deck(text: &str) -> Result<(), TestCaseError> {
             }
         }
         Err(problems) => {
-            DECK_COUNTS.rejected.fetch_add(1, Ordering::Relaxed);
+            counts.rejected.fetch_add(1, Ordering::Relaxed);
             prop_assert!(!problems.is_empty(), "rejected without a problem");
             let lines = text.lines().count().max(1) + 1;
             for problem in &problems {
@@ -280,7 +280,7 @@ fn fuzz_deck_files() {
                 .fold(SHIPPED.to_string(), |text, e| apply(&text, e))
         }),
     ];
-    let result = runner.run(&input, |text| check_deck(&text));
+    let result = runner.run(&input, |text| check_deck(&text, &DECK_COUNTS));
     if let Err(err) = result {
         panic!("{err}");
     }
@@ -397,7 +397,7 @@ fn typed(name: &str, options: &[Value]) -> Vec<String> {
     out
 }
 
-fn check_options(name: &str, options: Vec<Value>) -> Result<(), TestCaseError> {
+fn check_options(name: &str, options: Vec<Value>, counts: &Counts) -> Result<(), TestCaseError> {
     let typed = typed(name, &options);
     let options: Vec<CommandDataOption> =
         serde_json::from_value(Value::Array(options)).expect("serenity reads these options");
@@ -419,7 +419,7 @@ fn check_options(name: &str, options: Vec<Value>) -> Result<(), TestCaseError> {
                 }
             };
             let what: Vec<&str> = what.iter().map(String::as_str).collect();
-            OPTION_COUNTS.rejected.fetch_add(1, Ordering::Relaxed);
+            counts.rejected.fetch_add(1, Ordering::Relaxed);
             for lang in [Language::Nl, Language::En] {
                 rejected(messages::not_understood(lang, &err.to_string()), &what)?;
             }
@@ -474,11 +474,11 @@ fn check_options(name: &str, options: Vec<Value>) -> Result<(), TestCaseError> {
     };
     match outcome {
         Ok(()) => {
-            OPTION_COUNTS.accepted.fetch_add(1, Ordering::Relaxed);
+            counts.accepted.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
         Err((err, what)) => {
-            OPTION_COUNTS.rejected.fetch_add(1, Ordering::Relaxed);
+            counts.rejected.fetch_add(1, Ordering::Relaxed);
             for lang in [Language::Nl, Language::En] {
                 rejected(messages::error(lang, &err), what)?;
             }
@@ -491,7 +491,7 @@ fn check_options(name: &str, options: Vec<Value>) -> Result<(), TestCaseError> {
 fn fuzz_command_options() {
     let mut runner = proptest::test_runner::TestRunner::new(config());
     let result = runner.run(&interaction(), |(name, options)| {
-        check_options(&name, options)
+        check_options(&name, options, &OPTION_COUNTS)
     });
     if let Err(err) = result {
         panic!("{err}");
@@ -512,7 +512,7 @@ fn a_multi_line_statement_id_is_quoted_short() {
         "id = \"\"\"\nvertrouwen\nafgenomen, and a lot more text that goes on and on and on\"\"\"",
         1,
     );
-    check_deck(&text).unwrap();
+    check_deck(&text, &Counts::new()).unwrap();
     let problems = decks::parse_deck(Path::new("statements/proef.toml"), &text).unwrap_err();
     assert!(
         problems[0]
@@ -527,13 +527,20 @@ fn a_multi_line_statement_id_is_quoted_short() {
 /// only the rest of the message must be free of debug output.
 #[test]
 fn typed_text_that_looks_like_debug_output_is_quoted_not_judged() {
-    check_options("", vec![json!({"name": "\\u{", "type": 1, "options": []})]).unwrap();
+    let counts = Counts::new();
+    check_options(
+        "",
+        vec![json!({"name": "\\u{", "type": 1, "options": []})],
+        &counts,
+    )
+    .unwrap();
     check_options(
         "session",
         vec![json!({"name": "start", "type": 1, "options": [
             {"name": "municipality", "type": 3, "value": "Arnhem"},
             {"name": "deck", "type": 3, "value": "Some(deck)"}
         ]})],
+        &counts,
     )
     .unwrap();
 }
