@@ -315,3 +315,71 @@ async fn truncation_of_a_just_written_database() {
         println!("| {keep} | {}% | {said} |", step * 2);
     }
 }
+
+/// A measurement, not a check: what the copy check costs when a database with a long history
+/// is opened (500 sessions × 10 closed rounds, like the history benchmark).
+/// `cargo test --test it open_cost -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn open_cost_with_a_long_history() {
+    use stemkaart::domain::{Language, Municipality, OnlineCount, Timestamp, Wording};
+    use stemkaart::store::{NewRound, NewSession, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stemkaart.db");
+    {
+        let store = Store::open(&path).unwrap();
+        for s in 0..500u64 {
+            let session = store
+                .create_session(NewSession {
+                    municipality: Municipality::parse(&format!("Gemeente {s}")).unwrap(),
+                    label: None,
+                    deck_id: "vertrouwen".into(),
+                    deck_title: "Werken aan meer vertrouwen".into(),
+                    language: Language::Nl,
+                    guild_id: 1,
+                    channel_id: 1000 + s,
+                    started_at: Timestamp(1_000),
+                })
+                .unwrap();
+            for r in 0..10u32 {
+                let text =
+                    format!("Stelling {r} met een tekst van gewone lengte, zoals in het deck");
+                let round = store
+                    .open_round(NewRound {
+                        session_id: session.id,
+                        statement_id: format!("s{r}"),
+                        position: r + 1,
+                        deck_size: 10,
+                        text: text.clone(),
+                        wording: Wording::of(&text),
+                        channel_id: 1000 + s,
+                        message_id: s * 100 + u64::from(r) + 1,
+                        opened_at: Timestamp(2_000),
+                    })
+                    .unwrap();
+                let online = OnlineCount {
+                    agree: 7,
+                    disagree: 5,
+                    ambiguous: 0,
+                };
+                store
+                    .close_round(round.id, online, Timestamp(3_000))
+                    .unwrap();
+            }
+            store.end_session(session.id, Timestamp(4_000)).unwrap();
+        }
+    }
+    let bytes: u64 = files(&path).iter().map(|(_, b)| b.len() as u64).sum();
+    for attempt in 1..=3 {
+        let start = Instant::now();
+        let store = Store::open(&path).unwrap();
+        let opened = start.elapsed();
+        assert_eq!(store.sessions().unwrap().len(), 500);
+        drop(store);
+        println!(
+            "open #{attempt}: {:.1} ms for a database of {:.1} MB (500 sessions × 10 rounds), copy check included",
+            opened.as_secs_f64() * 1000.0,
+            bytes as f64 / 1e6
+        );
+    }
+}
