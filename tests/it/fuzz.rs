@@ -323,6 +323,8 @@ fn value() -> impl Strategy<Value = (u64, Value)> {
         ])
         .prop_map(|s| (3, json!(s))),
         "[a-z]{101,140}".prop_map(|s| (3, json!(s))),
+        // Discord allows 6,000 characters in a string option without max_length (deck).
+        "[a-z`]{1000,6000}".prop_map(|s| (3, json!(s))),
         any::<i64>().prop_map(|n| (4, json!(n))),
         (-3i64..100_005).prop_map(|n| (4, json!(n))),
         prop::sample::select(vec![0i64, 1, 2, 3, 4, 65_535, 65_536, 100_000, 100_001, -1])
@@ -384,6 +386,19 @@ fn typed(name: &str, options: &[Value]) -> Vec<String> {
             Value::String(s) => {
                 out.push(s.clone());
                 out.push(s.trim().to_string());
+                // As a refusal quotes a long text: its first 40 characters on one line.
+                for s in [s.as_str(), s.trim()] {
+                    out.push(
+                        s.chars()
+                            .take(40)
+                            .map(|c| match c {
+                                '`' => '\'',
+                                c if c.is_control() => ' ',
+                                c => c,
+                            })
+                            .collect(),
+                    );
+                }
             }
             Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
             Value::Object(map) => map.values().for_each(|v| walk(v, out)),
@@ -405,8 +420,8 @@ fn check_options(name: &str, options: Vec<Value>, counts: &Counts) -> Result<(),
     let rejected = |text: String, what: &[&str]| -> Result<(), TestCaseError> {
         let fitted = messages::fit(text.clone());
         check_clear_echoing(&fitted, &typed, what, messages::MAX_CONTENT)?;
-        // The raw text too: `fit` only cuts what would not fit.
-        check_clear_echoing(&text, &typed, what, 4 * messages::MAX_CONTENT)
+        // The text before `fit` too: a refusal must fit without being cut.
+        check_clear_echoing(&text, &typed, what, messages::MAX_CONTENT)
     };
     let command = match commands::parse(name, &options) {
         Ok(command) => command,
@@ -543,4 +558,29 @@ fn typed_text_that_looks_like_debug_output_is_quoted_not_judged() {
         &counts,
     )
     .unwrap();
+}
+
+/// Found by the fuzzer once the deck option could be as long as Discord allows: the refusal
+/// quoted all 6,000 characters and only `fit` kept it within Discord's limit, cutting off the
+/// list of decks.
+#[test]
+fn a_deck_option_of_6000_characters_is_refused_in_one_short_message() {
+    let counts = Counts::new();
+    let deck = "a".repeat(6000);
+    check_options(
+        "compare",
+        vec![json!({"name": "deck", "type": 3, "value": deck})],
+        &counts,
+    )
+    .unwrap();
+    check_options(
+        "session",
+        vec![json!({"name": "start", "type": 1, "options": [
+            {"name": "municipality", "type": 3, "value": "Arnhem"},
+            {"name": "deck", "type": 3, "value": deck}
+        ]})],
+        &counts,
+    )
+    .unwrap();
+    assert_eq!(counts.rejected.load(Ordering::Relaxed), 2);
 }
