@@ -61,6 +61,25 @@ pub enum DecksError {
     },
 }
 
+/// A value from the file as a problem quotes it: one line, at most 40 characters, no
+/// backticks (it is shown between backticks, in a Discord message too).
+fn shown(value: &str) -> String {
+    const MAX: usize = 40;
+    let mut out: String = value
+        .chars()
+        .take(MAX)
+        .map(|c| match c {
+            '`' => '\'',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    if value.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}
+
 /// Load every `*.toml` file in `folder`, sorted by file name.
 pub fn load_folder(folder: &Path) -> Result<DeckSet, DecksError> {
     if !folder.is_dir() {
@@ -120,7 +139,7 @@ pub fn parse_deck(path: &Path, text: &str) -> Result<Deck, Vec<Problem>> {
     if !is_valid_id(&id) {
         check.problem(
             None,
-            format!("the file name gives the deck id `{id}`; a deck id may only have lowercase letters, digits and '-'"),
+            format!("the file name gives the deck id `{}`; a deck id may only have lowercase letters, digits and '-'", shown(&id)),
         );
     }
     let document = match ImDocument::parse(text) {
@@ -145,7 +164,7 @@ pub fn parse_deck(path: &Path, text: &str) -> Result<Deck, Vec<Problem>> {
         Some((code, span)) => Language::parse(&code).unwrap_or_else(|| {
             check.problem(
                 span,
-                format!("unknown language `{code}` (use \"nl\" or \"en\")"),
+                format!("unknown language `{}` (use \"nl\" or \"en\")", shown(&code)),
             );
             Language::default()
         }),
@@ -210,7 +229,8 @@ impl Checker<'_> {
                 self.problem(
                     span,
                     format!(
-                        "unknown key `{key}` {place} (allowed: {})",
+                        "unknown key `{}` {place} (allowed: {})",
+                        shown(key),
                         allowed.join(", ")
                     ),
                 );
@@ -280,7 +300,10 @@ impl Checker<'_> {
             if !is_valid_id(id) {
                 self.problem(
                     id_span.clone(),
-                    format!("statement id `{id}` may only have lowercase letters, digits and '-'"),
+                    format!(
+                        "statement id `{}` may only have lowercase letters, digits and '-'",
+                        shown(id)
+                    ),
                 );
             } else if let Some(first) = seen.get(id) {
                 let message = format!("statement id `{id}` is used twice (first on line {first})");

@@ -21,6 +21,25 @@ pub fn fit(text: String) -> String {
     format!("{}\n…", &cut[..end])
 }
 
+/// What someone typed, quoted back between backticks: one line, at most 40 characters (a
+/// deck option may be 6,000 characters long), no backticks of its own.
+fn quoted(typed: &str) -> String {
+    const MAX: usize = 40;
+    let mut out: String = typed
+        .chars()
+        .take(MAX)
+        .map(|c| match c {
+            '`' => '\'',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    if typed.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}
+
 /// The language of a reply, from the interaction's locale ("en-US", "en-GB" → English).
 pub fn reply_language(locale: &str) -> Language {
     if locale.starts_with("en") {
@@ -145,6 +164,15 @@ pub fn guild_only(lang: Language) -> String {
         lang,
         "Gebruik stemkaart in een kanaal van een server.",
         "Use stemkaart in a server channel.",
+    )
+}
+
+/// An interaction from a server the bot was not set up for, or about another server's session.
+pub fn other_server(lang: Language) -> String {
+    pick(
+        lang,
+        "Deze bot is niet voor deze server ingesteld; hier kan hij niets tonen of veranderen.",
+        "This bot is not set up for this server; it cannot show or change anything here.",
     )
 }
 
@@ -399,10 +427,10 @@ pub fn error(lang: Language, err: &WorkshopError) -> String {
         (E::NoSessionInChannel, Language::En) => "No session has been held in this channel yet — start one with /session start, or pick a deck in /compare.".into(),
         (E::NothingClosed { municipality }, Language::Nl) => format!("De sessie in {municipality} heeft nog geen gesloten stelling — sluit er een met /statement close."),
         (E::NothingClosed { municipality }, Language::En) => format!("The session in {municipality} has no closed statement yet — close one with /statement close."),
-        (E::Compare(crate::charts::data::CompareError::NoSessions(deck)), Language::Nl) => format!("Er is nog geen sessie met deck `{deck}` met een gesloten stelling om te vergelijken."),
-        (E::Compare(crate::charts::data::CompareError::NoSessions(deck)), Language::En) => format!("No session of deck `{deck}` has a closed statement to compare yet."),
-        (E::Compare(crate::charts::data::CompareError::NoStatement { deck, position }), Language::Nl) => format!("Deck `{deck}` heeft geen stelling {position}."),
-        (E::Compare(crate::charts::data::CompareError::NoStatement { deck, position }), Language::En) => format!("Deck `{deck}` has no statement {position}."),
+        (E::Compare(crate::charts::data::CompareError::NoSessions(deck)), Language::Nl) => format!("Er is nog geen sessie met deck `{}` met een gesloten stelling om te vergelijken.", quoted(deck)),
+        (E::Compare(crate::charts::data::CompareError::NoSessions(deck)), Language::En) => format!("No session of deck `{}` has a closed statement to compare yet.", quoted(deck)),
+        (E::Compare(crate::charts::data::CompareError::NoStatement { deck, position }), Language::Nl) => format!("Deck `{}` heeft geen stelling {position}.", quoted(deck)),
+        (E::Compare(crate::charts::data::CompareError::NoStatement { deck, position }), Language::En) => format!("Deck `{}` has no statement {position}.", quoted(deck)),
         (E::Compare(crate::charts::data::CompareError::NeverAsked { position, .. }), Language::Nl) => format!("Stelling {position} is nog in geen enkele sessie gesloten."),
         (E::Compare(crate::charts::data::CompareError::NeverAsked { position, .. }), Language::En) => format!("Statement {position} has not been closed in any session yet."),
         (E::PickDeck(decks), Language::Nl) => format!("Er zijn sessies met meerdere decks; kies er een bij /compare deck: {}.", decks.join(", ")),
@@ -445,13 +473,16 @@ pub fn storage_notice(lang: Language) -> String {
 
 fn unknown_deck(lang: Language, id: &str, available: &[String], problems: &[String]) -> String {
     let mut out = match lang {
-        Language::Nl => format!("Deck `{id}` bestaat niet."),
-        Language::En => format!("There is no deck `{id}`."),
+        Language::Nl => format!("Deck `{}` bestaat niet.", quoted(id)),
+        Language::En => format!("There is no deck `{}`.", quoted(id)),
     };
     if !problems.is_empty() {
         out = match lang {
-            Language::Nl => format!("Deck `{id}` heeft fouten en kan niet geladen worden:"),
-            Language::En => format!("Deck `{id}` has problems and cannot be loaded:"),
+            Language::Nl => format!(
+                "Deck `{}` heeft fouten en kan niet geladen worden:",
+                quoted(id)
+            ),
+            Language::En => format!("Deck `{}` has problems and cannot be loaded:", quoted(id)),
         };
         for problem in problems.iter().take(5) {
             let _ = write!(out, "\n- {problem}");

@@ -244,21 +244,7 @@ impl<C: Chat> Workshop<C> {
     }
 
     fn deck(&self, id: &str) -> Result<Deck> {
-        let set = self.decks()?;
-        if let Some(deck) = set.get(id) {
-            return Ok(deck.clone());
-        }
-        let problems = set
-            .problems
-            .iter()
-            .filter(|p| p.file.file_stem().is_some_and(|s| s == id))
-            .map(|p| p.to_string())
-            .collect();
-        Err(WorkshopError::UnknownDeck {
-            id: id.to_string(),
-            available: set.decks.keys().cloned().collect(),
-            problems,
-        })
+        find_deck(&self.decks()?, id)
     }
 
     fn open_session(&self, channel: u64) -> Result<Session> {
@@ -296,13 +282,7 @@ impl<C: Chat> Workshop<C> {
                 municipality: open.municipality.to_string(),
             });
         }
-        if label.is_some_and(|l| l.trim().chars().count() > MAX_LABEL_CHARS) {
-            return Err(WorkshopError::LabelTooLong {
-                max: MAX_LABEL_CHARS,
-            });
-        }
-        let municipality = Municipality::parse(municipality)?;
-        Ok((municipality, self.deck(deck.trim())?))
+        check_start_options(&self.decks()?, municipality, deck, label)
     }
 
     /// Which position would be posted, or why not.
@@ -678,6 +658,41 @@ impl<C: Chat> Workshop<C> {
         sessions.retain(|(s, _)| s.guild_id == guild);
         Ok(sessions)
     }
+}
+
+/// The options of `/session start` checked against the decks: what a facilitator typed
+/// becomes a municipality and a deck, or the reason it cannot. Pure, so it can be fuzzed.
+pub fn check_start_options(
+    decks: &DeckSet,
+    municipality: &str,
+    deck: &str,
+    label: Option<&str>,
+) -> Result<(Municipality, Deck)> {
+    if label.is_some_and(|l| l.trim().chars().count() > MAX_LABEL_CHARS) {
+        return Err(WorkshopError::LabelTooLong {
+            max: MAX_LABEL_CHARS,
+        });
+    }
+    let municipality = Municipality::parse(municipality)?;
+    Ok((municipality, find_deck(decks, deck.trim())?))
+}
+
+/// A deck by id, or why there is none (with the problems of a file of that name).
+pub fn find_deck(set: &DeckSet, id: &str) -> Result<Deck> {
+    if let Some(deck) = set.get(id) {
+        return Ok(deck.clone());
+    }
+    let problems = set
+        .problems
+        .iter()
+        .filter(|p| p.file.file_stem().is_some_and(|s| s == id))
+        .map(|p| p.to_string())
+        .collect();
+    Err(WorkshopError::UnknownDeck {
+        id: id.to_string(),
+        available: set.decks.keys().cloned().collect(),
+        problems,
+    })
 }
 
 #[cfg(test)]

@@ -143,18 +143,39 @@ impl Bot {
                 .is_some_and(|role| member.roles.iter().any(|r| r.get() == role))
     }
 
+    /// Who may act here: a facilitator, in a server channel, of the configured server, on
+    /// this server's own sessions. `Ok(guild)` or the refusal to show.
+    fn access(&self, command: &CommandInteraction) -> Result<u64, String> {
+        let lang = reply_language(&command.locale);
+        let Some(guild) = command.guild_id.map(|g| g.get()) else {
+            return Err(messages::guild_only(lang));
+        };
+        // Commands are registered in the configured server only; anything else is foreign.
+        if self.guild_id.is_some_and(|configured| configured != guild) {
+            return Err(messages::other_server(lang));
+        }
+        if !self.is_facilitator(command) {
+            return Err(messages::not_a_facilitator(lang));
+        }
+        // Discord never mixes one server's channel with another's id; should an interaction
+        // do so anyway, a session of another server stays out of reach.
+        let channel = command.channel_id.get();
+        match self.workshop().store().current_or_latest_session(channel) {
+            Ok(Some(session)) if session.guild_id != guild => Err(messages::other_server(lang)),
+            _ => Ok(guild),
+        }
+    }
+
     async fn command(&self, command: CommandInteraction) {
         let lang = reply_language(&command.locale);
         let channel = command.channel_id.get();
         if let Some(permissions) = command.app_permissions {
             self.manage.set(channel, permissions.manage_messages());
         }
-        let Some(guild) = command.guild_id.map(|g| g.get()) else {
-            return refuse(self.chat(), &command, messages::guild_only(lang)).await;
+        let guild = match self.access(&command) {
+            Ok(guild) => guild,
+            Err(refusal) => return refuse(self.chat(), &command, refusal).await,
         };
-        if !self.is_facilitator(&command) {
-            return refuse(self.chat(), &command, messages::not_a_facilitator(lang)).await;
-        }
         let parsed = match commands::parse(&command.data.name, &command.data.options) {
             Ok(parsed) => parsed,
             Err(err) => {
@@ -327,7 +348,8 @@ impl Bot {
         };
         let typed = focused.value.trim().to_lowercase();
         let mut response = CreateAutocompleteResponse::new();
-        if focused.name == "deck" {
+        // Suggestions only for those who may use the command (no choices otherwise).
+        if focused.name == "deck" && self.access(&command).is_ok() {
             if let Ok(set) = self.workshop().decks() {
                 for deck in set
                     .decks

@@ -17,6 +17,7 @@
 //! - `messages.rs`: message bodies (JSON or multipart), validation and edit semantics.
 //! - `commands.rs`: command registration validation and building interactions from the
 //!   registered definitions.
+//! - `origin.rs`: interactions from a member of another guild or from a DM ([`Origin`]).
 //! - `payloads.rs`: the JSON objects on the wire (user, member, guild, message, interaction).
 //! - `faults.rs`: injected REST failures (429, 500, 502) and message deletion.
 //!
@@ -43,13 +44,15 @@
 //! ```
 //!
 //! What is deliberately *not* simulated: rate limits (no 429s unless injected with
-//! [`Sim::fail_next`]), zlib/ETF encodings, sharding,
-//! message content of users (the bot has no message intent), voice, threads, DMs.
+//! [`Sim::fail_next`]), zlib/ETF encodings, sharding, message content of users (the bot has no
+//! message intent), voice, threads. DMs and other guilds exist only as the origin of an
+//! interaction ([`Origin`], `origin.rs`).
 
 mod commands;
 mod faults;
 mod gateway;
 mod messages;
+mod origin;
 mod payloads;
 mod rest;
 mod state;
@@ -63,6 +66,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 pub use faults::Fault;
+pub use origin::Origin;
 use state::{random_hex, snowflake_ms, ChannelRec, InteractionRec, Out, RoleRec, State, UserRec};
 
 /// Discord permission bits used by the simulator (same values as serenity's `Permissions`).
@@ -562,13 +566,15 @@ impl Sim {
 
     fn start_interaction(
         &self,
-        kind: u64,
+        origin: Origin,
         channel_id: u64,
         user: &SimUser,
         command: &str,
         options: &Value,
         focused: Option<&str>,
     ) -> anyhow::Result<u64> {
+        // An autocomplete (type 4) says which option is being typed; a command is type 2.
+        let kind = if focused.is_some() { 4 } else { 2 };
         let mut st = self.lock();
         sync_user(&mut st, user);
         let channel = st
@@ -580,7 +586,7 @@ impl Sim {
         }
         let inv = commands::invocation(&st, command, options, focused)?;
         let urec = st.users[&user.id].clone();
-        if st.config.enforce_command_permissions {
+        if st.config.enforce_command_permissions && origin == Origin::Guild {
             if let Some(required) = inv.default_member_permissions {
                 let have = st.member_permissions(&urec);
                 let ok = if required == 0 {
@@ -600,6 +606,7 @@ impl Sim {
         let id = st.next_id();
         let token = interaction_token(id);
         let payload = payloads::interaction(&st, id, &token, kind, &channel, &urec, inv.data);
+        let payload = origin.apply(payload, &st, &channel, &urec);
         st.interactions.insert(
             id,
             InteractionRec {
@@ -692,7 +699,27 @@ impl Sim {
         options: Value,
         defer_timeout: Duration,
     ) -> anyhow::Result<Reply> {
-        let id = self.start_interaction(2, channel_id, user, command, &options, None)?;
+        self.command_at(
+            Origin::Guild,
+            channel_id,
+            user,
+            command,
+            options,
+            defer_timeout,
+        )
+        .await
+    }
+
+    async fn command_at(
+        &self,
+        origin: Origin,
+        channel_id: u64,
+        user: &SimUser,
+        command: &str,
+        options: Value,
+        defer_timeout: Duration,
+    ) -> anyhow::Result<Reply> {
+        let id = self.start_interaction(origin, channel_id, user, command, &options, None)?;
         let response = self.wait_callback(id, command).await?;
         let deferred = match response {
             state::Response::Message => false,
@@ -751,7 +778,21 @@ impl Sim {
         options: Value,
         focused: &str,
     ) -> anyhow::Result<Vec<Value>> {
-        let id = self.start_interaction(4, channel_id, user, command, &options, Some(focused))?;
+        self.autocomplete_at(Origin::Guild, channel_id, user, command, options, focused)
+            .await
+    }
+
+    async fn autocomplete_at(
+        &self,
+        origin: Origin,
+        channel_id: u64,
+        user: &SimUser,
+        command: &str,
+        options: Value,
+        focused: &str,
+    ) -> anyhow::Result<Vec<Value>> {
+        let id =
+            self.start_interaction(origin, channel_id, user, command, &options, Some(focused))?;
         match self.wait_callback(id, command).await? {
             state::Response::Autocomplete(choices) => Ok(choices),
             other => bail!("/{command}: autocomplete answered with {other:?} instead of type 8"),

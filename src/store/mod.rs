@@ -24,7 +24,9 @@
 //!
 //! A newer database is refused without being touched: sled rewrites files whenever it opens a
 //! database, so the schema version is also kept in a plain file `stemkaart-schema` inside the
-//! database folder and read before sled opens it.
+//! database folder and read before sled opens it. An existing database is checked in a
+//! temporary copy before sled may write to it, and a count of changes to sessions and rounds,
+//! kept both in sled and in a plain file `stemkaart-mark`, tells a log that was cut short.
 
 use crate::domain::{
     session::{RoundId, SessionId, Tally},
@@ -41,6 +43,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 const SCHEMA_FILE: &str = "stemkaart-schema";
 const SCHEMA_KEY: &[u8] = b"schema_version";
 const KEY_CHECK: &[u8] = b"voter_key_check";
+/// How many changes of sessions and rounds were made; also kept in [`MARK_FILE`].
+const MARK_KEY: &[u8] = b"write_mark";
+const MARK_FILE: &str = "stemkaart-mark";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -78,6 +83,9 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// One record of [`Store::dump`]: tree name, key, value.
+pub type Record = (Vec<u8>, Vec<u8>, Vec<u8>);
 
 /// What a new session needs; the store gives it its id.
 #[derive(Clone, Debug)]
@@ -132,6 +140,9 @@ impl Store {
     /// Durable on return: the schema version of a new database.
     pub fn open(path: &Path) -> Result<Store> {
         let known = check_schema_file(path)?;
+        if path.join("db").exists() {
+            check_on_copy(path, known)?;
+        }
         let db = sled::open(path).map_err(|err| open_error(path, err))?;
         let store = Store::from_db(path, db)?;
         store.check_schema(known)?;
@@ -174,21 +185,9 @@ impl Store {
     /// `known`: the plain schema file said this is a stemkaart database, so it must have its
     /// schema key (sled opens some damaged files as empty databases).
     fn check_schema(&self, known: bool) -> Result<()> {
-        let found = match self.inner.db.get(SCHEMA_KEY).map_err(|e| self.err(e))? {
-            Some(bytes) => u32::from_be_bytes(bytes.as_ref().try_into().map_err(|_| {
-                StoreError::NotADatabase {
-                    path: self.path().to_path_buf(),
-                    detail: "its schema version is unreadable".into(),
-                }
-            })?),
-            None if known => {
-                return Err(StoreError::Corrupt {
-                    path: self.path().to_path_buf(),
-                    detail: "its records cannot be found although it was written by stemkaart"
-                        .into(),
-                })
-            }
-            None if self.inner.db.is_empty() && self.is_empty()? => {
+        let found = match schema_of(&self.inner.db, self.path(), known)? {
+            Some(found) => found,
+            None => {
                 self.inner
                     .db
                     .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
@@ -196,20 +195,7 @@ impl Store {
                 self.flush()?;
                 SCHEMA_VERSION
             }
-            None => {
-                return Err(StoreError::NotADatabase {
-                    path: self.path().to_path_buf(),
-                    detail: "it has data but no schema version".into(),
-                })
-            }
         };
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::Newer {
-                path: self.path().to_path_buf(),
-                found,
-                supported: SCHEMA_VERSION,
-            });
-        }
         write_schema_file(self.path(), found).map_err(|e| {
             if cannot_write(&e) {
                 StoreError::CannotWrite {
@@ -223,10 +209,6 @@ impl Store {
                 }
             }
         })
-    }
-
-    fn is_empty(&self) -> Result<bool> {
-        Ok(self.inner.sessions.is_empty() && self.inner.rounds.is_empty())
     }
 
     /// Tie the database to a voter key: the key is remembered (as a check value); a different
@@ -293,7 +275,7 @@ impl Store {
             }
             Err(TransactionError::Storage(err)) => return Err(self.err(err)),
         }
-        self.flush()?;
+        self.flush_marked()?;
         Ok(session)
     }
 
@@ -323,7 +305,7 @@ impl Store {
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(|e| self.tx_err(e))?;
-        self.flush()?;
+        self.flush_marked()?;
         Ok(session)
     }
 
@@ -425,7 +407,7 @@ impl Store {
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(|e| self.tx_err(e))?;
-        self.flush()?;
+        self.flush_marked()?;
         Ok(round)
     }
 
@@ -438,7 +420,7 @@ impl Store {
         }
         let round = self.finish_round(round, online, at)?;
         self.remove_voters(id)?;
-        self.flush()?;
+        self.flush_marked()?;
         Ok(round)
     }
 
@@ -461,7 +443,7 @@ impl Store {
         let mut round = self.round(id)?.ok_or(StoreError::NoSuchRound(id))?;
         round.room = Some(room);
         self.put_round(&round)?;
-        self.flush()?;
+        self.flush_marked()?;
         Ok(round)
     }
 
@@ -587,6 +569,22 @@ impl Store {
             .is_some())
     }
 
+    /// Every record of every tree, as `(tree, key, value)` in tree and key order: a logical
+    /// dump, to compare two states of a database regardless of how sled laid out its files.
+    pub fn dump(&self) -> Result<Vec<Record>> {
+        let mut names = self.inner.db.tree_names();
+        names.sort();
+        let mut out = Vec::new();
+        for name in names {
+            let tree = self.inner.db.open_tree(&name).map_err(|e| self.err(e))?;
+            for entry in tree.iter() {
+                let (key, value) = entry.map_err(|e| self.err(e))?;
+                out.push((name.to_vec(), key.to_vec(), value.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
     /// How many per-voter records exist (all rounds).
     pub fn voter_record_count(&self) -> usize {
         self.inner.voters.len()
@@ -637,6 +635,31 @@ impl Store {
     fn next_id(&self) -> Result<u64> {
         // sled ids start at 0 and never repeat, also across restarts.
         Ok(self.inner.db.generate_id().map_err(|e| self.err(e))? + 1)
+    }
+
+    /// After a change of sessions or rounds: count the change in the database, flush, and
+    /// then note the count in a file outside sled, so an open can tell a log that lost
+    /// changes (see [`check_on_copy`]). The file is only a check: when it cannot be written,
+    /// the change still stands.
+    fn flush_marked(&self) -> Result<()> {
+        let mark = self
+            .inner
+            .db
+            .update_and_fetch(MARK_KEY, |old| {
+                let n = old.and_then(decode_id).unwrap_or(0) + 1;
+                Some(n.to_be_bytes().to_vec())
+            })
+            .map_err(|e| self.err(e))?
+            .and_then(|v| decode_id(&v))
+            .unwrap_or(0);
+        self.flush()?;
+        if let Err(err) = write_mark_file(self.path(), mark) {
+            tracing::warn!(
+                "cannot write {MARK_FILE} in {}: {err}",
+                self.path().display()
+            );
+        }
+        Ok(())
     }
 
     /// Flush everything to disk.
@@ -699,6 +722,115 @@ fn decode_id(bytes: &[u8]) -> Option<u64> {
     bytes.try_into().ok().map(u64::from_be_bytes)
 }
 
+/// The schema version a sled database says it has: `None` for a new, empty database; refuses
+/// a newer one, one that lost its records, and one of another program. Reads only.
+fn schema_of(db: &sled::Db, path: &Path, known: bool) -> Result<Option<u32>> {
+    let found =
+        match db.get(SCHEMA_KEY).map_err(|e| sled_error(path, e))? {
+            Some(bytes) => u32::from_be_bytes(bytes.as_ref().try_into().map_err(|_| {
+                StoreError::NotADatabase {
+                    path: path.to_path_buf(),
+                    detail: "its schema version is unreadable".into(),
+                }
+            })?),
+            None if known => {
+                return Err(StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: "its records cannot be found although it was written by stemkaart"
+                        .into(),
+                })
+            }
+            None => {
+                let mut empty = db.is_empty();
+                for name in db.tree_names() {
+                    let tree = db.open_tree(&name).map_err(|e| sled_error(path, e))?;
+                    empty &= tree.is_empty();
+                }
+                if empty {
+                    return Ok(None);
+                }
+                return Err(StoreError::NotADatabase {
+                    path: path.to_path_buf(),
+                    detail: "it has data but no schema version".into(),
+                });
+            }
+        };
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::Newer {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(Some(found))
+}
+
+/// sled repairs what it can when it opens a database, writing to its files (a truncated `db`
+/// file is rewritten, for instance). A damaged, foreign or newer database must be refused as
+/// it was, so an existing database is first opened and checked in a temporary copy; only one
+/// that passes is opened in place. While the copy is taken the database file is locked the
+/// way sled locks it, so a database in use is reported as such, not as a half-written copy.
+fn check_on_copy(path: &Path, known: bool) -> Result<()> {
+    use fs2::FileExt;
+    let io = |what: &str, e: std::io::Error| StoreError::Sled {
+        path: path.to_path_buf(),
+        detail: format!("{what}: {e}"),
+    };
+    let file = std::fs::File::open(path.join("db")).map_err(|e| io("cannot read it", e))?;
+    if file.try_lock_exclusive().is_err() {
+        return Err(StoreError::Locked(path.to_path_buf()));
+    }
+    let copy = tempfile::tempdir().map_err(|e| io("cannot make a temporary copy", e))?;
+    let copy_path = copy.path().join("db");
+    copy_folder(path, &copy_path).map_err(|e| io("cannot make a temporary copy", e))?;
+    // Open without the database's own lock (taken above): a second process would wait on it.
+    let result = sled::open(&copy_path)
+        .map_err(|err| open_error(path, err))
+        .and_then(|db| {
+            schema_of(&db, path, known)?;
+            // sled opens a log that was cut short after its last snapshot as if a crash had
+            // torn its tail; changes the mark file saw durable must still be there.
+            let in_db = db
+                .get(MARK_KEY)
+                .map_err(|e| sled_error(path, e))?
+                .and_then(|v| decode_id(&v))
+                .unwrap_or(0);
+            if read_mark_file(path).is_some_and(|noted| noted > in_db) {
+                return Err(StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: "changes it stored are missing: its db file was cut short".into(),
+                });
+            }
+            // Read every record once: damage sled notices only when it reads a page.
+            for name in db.tree_names() {
+                let tree = db.open_tree(&name).map_err(|e| sled_error(path, e))?;
+                for entry in tree.iter() {
+                    entry.map_err(|e| match e {
+                        sled::Error::Corruption { .. } => corrupt_log(path),
+                        e => sled_error(path, e),
+                    })?;
+                }
+            }
+            Ok(())
+        });
+    let _ = FileExt::unlock(&file);
+    result
+}
+
+fn copy_folder(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_folder(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 /// Read the plain schema file before sled touches anything. `Ok(true)`: it is there.
 fn check_schema_file(path: &Path) -> Result<bool> {
     let file = path.join(SCHEMA_FILE);
@@ -740,6 +872,22 @@ fn is_foreign_folder(path: &Path) -> bool {
     !names.is_empty() && !sled_files
 }
 
+/// The change count last noted outside sled; `None` when there is no readable mark (an older
+/// database, or a write torn by a crash: then there is nothing to check against).
+fn read_mark_file(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path.join(MARK_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn write_mark_file(path: &Path, mark: u64) -> std::io::Result<()> {
+    let mut file = std::fs::File::create(path.join(MARK_FILE))?;
+    std::io::Write::write_all(&mut file, format!("{mark}\n").as_bytes())?;
+    file.sync_all()
+}
+
 fn write_schema_file(path: &Path, version: u32) -> std::io::Result<()> {
     let file = path.join(SCHEMA_FILE);
     if std::fs::read_to_string(&file)
@@ -758,11 +906,16 @@ fn open_error(path: &Path, err: sled::Error) -> StoreError {
         sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
             StoreError::Locked(path.to_path_buf())
         }
-        sled::Error::Corruption { .. } => StoreError::Corrupt {
-            path: path.to_path_buf(),
-            detail: err.to_string(),
-        },
+        sled::Error::Corruption { .. } => corrupt_log(path),
         _ => sled_error(path, err),
+    }
+}
+
+/// sled's own text for this is a debug dump of its internals; the operator gets plain words.
+fn corrupt_log(path: &Path) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail: "sled cannot read its log back: the file was cut short or overwritten".into(),
     }
 }
 

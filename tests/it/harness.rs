@@ -77,7 +77,12 @@ impl Harness {
             .env("STEMKAART_STATEMENTS", statements)
             .env("RUST_LOG", "info");
         for (k, v) in &self.extra_env {
-            command.env(k, v);
+            // An empty value unsets the variable (e.g. no STEMKAART_GUILD_ID: global commands).
+            if v.is_empty() {
+                command.env_remove(k);
+            } else {
+                command.env(k, v);
+            }
         }
         command
     }

@@ -1,11 +1,15 @@
 //! Integration tests: the real `stemkaart` binary and library, one test binary.
 
+mod access;
 mod bot;
 mod charts;
 mod cli;
+mod corrupt;
 mod demo;
 mod discord_errors;
+mod fuzz;
 mod harness;
+mod privacy;
 mod sim;
 #[cfg(target_os = "linux")] // prlimit
 mod storage;
