@@ -294,7 +294,10 @@ impl Chat for SerenityChat {
     }
 
     async fn edit(&self, channel: u64, message: u64, content: &str) -> Result<(), ChatError> {
-        let body = json_body(&serde_json::json!({"content": content}));
+        let body = json_body(&serde_json::json!({
+            "content": content,
+            "allowed_mentions": {"parse": []},
+        }));
         retry("editing a message", Patience::CHAT, || {
             self.rest.send(
                 Request::new(

@@ -13,9 +13,10 @@ use crate::reports;
 use crate::tally::{RawReaction, VoteEvent};
 use crate::workshop::{now, Which, Workshop, WorkshopError};
 use serenity::all::{
-    CollectorCallback, CommandInteraction, Context, CreateAutocompleteResponse,
-    CreateInteractionResponse, CreateInteractionResponseMessage, Event, EventHandler, GuildId,
-    Interaction, Permissions, RawEventHandler, Reaction, ReactionType, Ready,
+    CollectorCallback, CommandInteraction, Context, CreateAllowedMentions,
+    CreateAutocompleteResponse, CreateInteractionResponse, CreateInteractionResponseMessage, Event,
+    EventHandler, GuildId, Interaction, Permissions, RawEventHandler, Reaction, ReactionType,
+    Ready,
 };
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -405,6 +406,8 @@ fn emoji_name(emoji: &ReactionType) -> String {
 async fn refuse(chat: &SerenityChat, command: &CommandInteraction, text: String) {
     let message = CreateInteractionResponseMessage::new()
         .content(messages::fit(text))
+        // What a facilitator typed may be quoted back: it never pings anyone.
+        .allowed_mentions(CreateAllowedMentions::new())
         .ephemeral(true);
     let answer = CreateInteractionResponse::Message(message);
     if let Err(err) = chat

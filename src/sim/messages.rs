@@ -558,6 +558,13 @@ pub(crate) fn apply(
         return Err(ApiError::new(400, 50006, "Cannot send an empty message"));
     }
 
+    // Stricter than Discord (which notifies on creation, and when a deferred answer is
+    // filled in): every write's mentions are kept.
+    for ping in pings(&new_content, o.get("allowed_mentions")) {
+        if !msg.pings.contains(&ping) {
+            msg.pings.push(ping);
+        }
+    }
     msg.content = new_content;
     if let Some(e) = raw_embeds {
         msg.embeds = e
@@ -604,6 +611,7 @@ pub(crate) fn apply(
 /// A fresh, empty message record authored by the bot.
 pub(crate) fn blank(st: &mut State, channel_id: u64) -> MessageRec {
     MessageRec {
+        pings: Vec::new(),
         id: st.next_id(),
         channel_id,
         author_id: st.bot_id,
@@ -622,4 +630,50 @@ pub(crate) fn blank(st: &mut State, channel_id: u64) -> MessageRec {
         interaction: None,
         deleted: false,
     }
+}
+
+/// The mentions in `content` that would notify someone, given `allowed_mentions` (absent:
+/// Discord parses every kind; present: only the kinds in `parse` and the listed ids).
+pub(crate) fn pings(content: &str, allowed: Option<&Value>) -> Vec<String> {
+    let parse: Option<Vec<&str>> = allowed.map(|a| {
+        a["parse"]
+            .as_array()
+            .map(|p| p.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    });
+    let listed = |kind: &str, id: &str| {
+        allowed.is_some_and(|a| {
+            a[kind]
+                .as_array()
+                .is_some_and(|ids| ids.iter().any(|v| v.as_str() == Some(id)))
+        })
+    };
+    let kind_allowed = |kind: &str| parse.as_ref().is_none_or(|p| p.contains(&kind));
+    let mut found = Vec::new();
+    for word in ["@everyone", "@here"] {
+        if content.contains(word) && kind_allowed("everyone") {
+            found.push(word.to_string());
+        }
+    }
+    let mut rest = content;
+    while let Some(start) = rest.find("<@") {
+        let tail = &rest[start + 2..];
+        let (role, tail) = match tail.strip_prefix('&') {
+            Some(t) => (true, t),
+            None => (false, tail.strip_prefix('!').unwrap_or(tail)),
+        };
+        let digits: String = tail.chars().take_while(char::is_ascii_digit).collect();
+        if !digits.is_empty() && tail[digits.len()..].starts_with('>') {
+            let (kind, listed_kind) = if role {
+                ("roles", "roles")
+            } else {
+                ("users", "users")
+            };
+            if kind_allowed(kind) || listed(listed_kind, &digits) {
+                found.push(format!("<@{}{digits}>", if role { "&" } else { "" }));
+            }
+        }
+        rest = &rest[start + 2..];
+    }
+    found
 }

@@ -67,6 +67,12 @@ use tokio::task::JoinHandle;
 
 pub use faults::Fault;
 pub use origin::Origin;
+
+/// Who Discord would notify for `content` with these `allowed_mentions` (see
+/// [`SimMessage::pings`]).
+pub fn pings_of(content: &str, allowed_mentions: Option<&Value>) -> Vec<String> {
+    messages::pings(content, allowed_mentions)
+}
 use state::{random_hex, snowflake_ms, ChannelRec, InteractionRec, Out, RoleRec, State, UserRec};
 
 /// Discord permission bits used by the simulator (same values as serenity's `Permissions`).
@@ -227,6 +233,9 @@ pub struct SimMessage {
     pub ephemeral: bool,
     /// Set for interaction responses and follow-ups.
     pub interaction_id: Option<u64>,
+    /// Mentions in the content that would notify someone (`@everyone`, `<@id>`, `<@&id>`),
+    /// given the message's `allowed_mentions`.
+    pub pings: Vec<String>,
 }
 
 /// The final answer to a slash command (see [`Sim::command`]).
@@ -983,6 +992,7 @@ fn sim_message(m: &state::MessageRec) -> SimMessage {
         flags: m.flags,
         ephemeral: m.ephemeral(),
         interaction_id: m.interaction.as_ref().map(|i| i.id),
+        pings: m.pings.clone(),
     }
 }
 

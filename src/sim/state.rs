@@ -190,6 +190,9 @@ pub(crate) struct MessageRec {
     pub webhook_id: Option<u64>,
     pub interaction: Option<InteractionMeta>,
     pub deleted: bool,
+    /// Who Discord would notify for this message's content (`@everyone`, `<@id>`, `<@&id>`),
+    /// given its `allowed_mentions`; edits do not notify again.
+    pub pings: Vec<String>,
 }
 
 impl MessageRec {

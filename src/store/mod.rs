@@ -780,9 +780,24 @@ fn check_on_copy(path: &Path, known: bool) -> Result<()> {
     if file.try_lock_exclusive().is_err() {
         return Err(StoreError::Locked(path.to_path_buf()));
     }
-    let copy = tempfile::tempdir().map_err(|e| io("cannot make a temporary copy", e))?;
+    // A full disk or a file size limit stops the copy as it would stop the bot's writes.
+    let copy_failed = |e: std::io::Error| {
+        if cannot_write(&e) {
+            StoreError::CannotWrite {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "{}, while checking a copy in {}",
+                    io_words(&e),
+                    std::env::temp_dir().display()
+                ),
+            }
+        } else {
+            io("cannot make a temporary copy", e)
+        }
+    };
+    let copy = tempfile::tempdir().map_err(copy_failed)?;
     let copy_path = copy.path().join("db");
-    copy_folder(path, &copy_path).map_err(|e| io("cannot make a temporary copy", e))?;
+    copy_folder(path, &copy_path).map_err(copy_failed)?;
     // Open without the database's own lock (taken above): a second process would wait on it.
     let result = sled::open(&copy_path)
         .map_err(|err| open_error(path, err))

@@ -9,6 +9,7 @@ mod demo;
 mod discord_errors;
 mod fuzz;
 mod harness;
+mod mentions;
 mod privacy;
 mod sim;
 #[cfg(target_os = "linux")] // prlimit

@@ -145,7 +145,8 @@ async fn a_full_disk_or_read_only_folder_at_start_up_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(
-        stderr.contains("cannot write to the database data/stemkaart.db (file too large: the file size limit is reached): the disk is full or the folder is not writable; make room"),
+        stderr.contains("cannot write to the database data/stemkaart.db (file too large: the file size limit is reached")
+            && stderr.contains("): the disk is full or the folder is not writable; make room"),
         "{stderr}"
     );
 
