@@ -293,6 +293,7 @@ pub(crate) struct State {
     pub ready_count: usize,
     pub resume_attempts: usize,
     pub identify_payloads: Vec<Value>,
+    pub faults: super::faults::GatewayFaults,
 }
 
 /// Why a reaction could not be added/removed.
@@ -335,6 +336,7 @@ impl State {
             ready_count: 0,
             resume_attempts: 0,
             identify_payloads: Vec::new(),
+            faults: Default::default(),
         };
         let bot_name = st.config.bot_name.clone();
         let joined = now_ms().saturating_sub(86_400_000);
@@ -408,7 +410,7 @@ impl State {
     /// Returns whether it was sent.
     pub(crate) fn dispatch(&mut self, t: &str, d: Value, intent: Option<u64>) -> bool {
         let Some(session) = self.session.as_mut() else {
-            return false;
+            return self.dispatch_detached(t, d, intent);
         };
         if let Some(intent) = intent {
             if session.intents & intent == 0 {
@@ -417,8 +419,9 @@ impl State {
         }
         session.seq += 1;
         let seq = session.seq;
-        let frame = json!({"op": 0, "s": seq, "t": t, "d": d});
-        if session.tx.send(Out::Text(frame.to_string())).is_err() {
+        let frame = json!({"op": 0, "s": seq, "t": t, "d": d}).to_string();
+        self.faults.sent(seq, t, &frame);
+        if session.tx.send(Out::Text(frame)).is_err() {
             return false;
         }
         self.dispatched.push((seq, t.to_string()));

@@ -22,8 +22,10 @@ pub struct Harness {
     pub facilitator: SimUser,
     pub extra_env: Vec<(String, String)>,
     child: Option<Child>,
+    /// Reads the running bot's stderr into `log`; joined when the bot ends, so that `log`
+    /// then holds all it wrote.
+    reader: Option<std::thread::JoinHandle<()>>,
     log: Arc<Mutex<Vec<String>>>,
-    starts: usize,
 }
 
 impl Harness {
@@ -34,9 +36,15 @@ impl Harness {
     }
 
     pub async fn start_env(extra_env: Vec<(String, String)>) -> Harness {
+        Self::start_with(SimConfig::default(), extra_env).await
+    }
+
+    /// [`Harness::start_env`] with the server configured by `config` (commands are never
+    /// hidden from ordinary members, whatever it says).
+    pub async fn start_with(config: SimConfig, extra_env: Vec<(String, String)>) -> Harness {
         let config = SimConfig {
             enforce_command_permissions: false,
-            ..SimConfig::default()
+            ..config
         };
         let sim = Sim::start_with(config).await.expect("start the server");
         let channel = sim.new_channel("workshop");
@@ -50,8 +58,8 @@ impl Harness {
             facilitator,
             extra_env,
             child: None,
+            reader: None,
             log: Arc::default(),
-            starts: 0,
         };
         harness.spawn_bot().await;
         harness
@@ -80,21 +88,42 @@ impl Harness {
     /// Start the bot process and wait until it is ready (reactions forwarded, commands
     /// registered, open rounds reconciled).
     pub async fn spawn_bot(&mut self) {
+        let readies = self.log_count(READY);
+        self.launch_bot();
+        self.wait_log(READY, readies + 1).await;
+    }
+
+    /// Start the bot process without waiting for anything.
+    pub fn launch_bot(&mut self) {
         assert!(self.child.is_none(), "the bot is already running");
         let mut command = self.bot_command();
         command.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("start stemkaart run");
         let stderr = child.stderr.take().unwrap();
         let log = self.log.clone();
-        std::thread::spawn(move || {
+        self.reader = Some(std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 log.lock().unwrap().push(line);
             }
-        });
+        }));
         self.child = Some(child);
-        self.starts += 1;
-        let starts = self.starts;
-        self.wait_log(READY, starts).await;
+    }
+
+    /// The bot's process is running.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// The bot's database folder.
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("data").join("stemkaart.db")
+    }
+
+    /// Wait for the ended bot's stderr to be read to the end.
+    fn join_reader(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
     }
 
     /// Wait until the bot has logged `needle` at least `n` times.
@@ -137,6 +166,7 @@ impl Harness {
         let mut child = self.child.take().expect("the bot is running");
         child.kill().unwrap();
         child.wait().unwrap();
+        self.join_reader();
     }
 
     /// A polite stop (SIGTERM), waiting for the process to end.
@@ -148,6 +178,7 @@ impl Harness {
             .unwrap();
         assert!(status.success());
         let status = child.wait().unwrap();
+        self.join_reader();
         assert!(
             status.success(),
             "the bot ended with {status}:\n{}",

@@ -4,5 +4,6 @@ mod bot;
 mod charts;
 mod cli;
 mod demo;
+mod gateway_faults;
 mod harness;
 mod sim;
