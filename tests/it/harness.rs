@@ -109,11 +109,6 @@ impl Harness {
         self.child = Some(child);
     }
 
-    /// The bot's process is running.
-    pub fn is_running(&self) -> bool {
-        self.child.is_some()
-    }
-
     /// The bot's database folder.
     pub fn db_path(&self) -> std::path::PathBuf {
         self.dir.path().join("data").join("stemkaart.db")

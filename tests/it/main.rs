@@ -3,6 +3,7 @@
 mod bot;
 mod charts;
 mod cli;
+mod crash;
 mod demo;
 mod gateway_faults;
 mod harness;
