@@ -75,6 +75,7 @@ struct Figures {
     duplicated: usize,
     /// Closes the bot answered that were not in the database after the kill.
     closes_lost: usize,
+    closes_answered: usize,
     closes_interrupted: usize,
     /// Both colours on the message and the bot could not know their order (not counted, as
     /// the rules say).
@@ -107,8 +108,15 @@ struct Crash {
     rng: Rng,
     people: Vec<SimUser>,
     chans: Vec<Chan>,
-    /// message → (user, emoji) → when it was added (for the order of a person's two colours)
-    added: HashMap<u64, HashMap<(u64, &'static str), u64>>,
+    /// message → (user, emoji) → (when it was last added, how many times it was added): for
+    /// the order of a person's two colours, and to tell which wrong orders are unknowable.
+    added: HashMap<u64, HashMap<(u64, &'static str), (u64, u32)>>,
+    /// `clock` at the last exact check: what happened since is what a kill can have hidden.
+    checked_at: u64,
+    /// (message, user) found ambiguous, or with the order taken wrong, at a check (either lasts
+    /// until they react again); counted once.
+    ambiguous: BTreeSet<(u64, u64)>,
+    wrong_order: BTreeSet<(u64, u64)>,
     /// message → people (not bots) who ever reacted on it
     reacted: HashMap<u64, BTreeSet<u64>>,
     clock: u64,
@@ -173,6 +181,9 @@ impl Crash {
             added: HashMap::new(),
             reacted: HashMap::new(),
             clock: 0,
+            checked_at: 0,
+            ambiguous: BTreeSet::new(),
+            wrong_order: BTreeSet::new(),
             pending_closes: Vec::new(),
             acknowledged_closes: BTreeSet::new(),
             verified_closed: BTreeSet::new(),
@@ -252,10 +263,13 @@ impl Crash {
             .await
             .unwrap();
         self.clock += 1;
-        self.added
+        let added = self
+            .added
             .entry(message)
             .or_default()
-            .insert((user.id, emoji), self.clock);
+            .entry((user.id, emoji))
+            .or_default();
+        *added = (self.clock, added.1 + 1);
         if !user.bot {
             self.reacted.entry(message).or_default().insert(user.id);
         }
@@ -362,7 +376,7 @@ impl Crash {
                 self.pending_closes.push((close, message));
                 let n = self.rng.below(60);
                 self.stream(n).await;
-                tokio::time::sleep(Duration::from_millis(self.rng.below(40))).await;
+                tokio::time::sleep(Duration::from_millis(self.rng.below(150))).await;
                 self.kill("while closing");
             }
         }
@@ -404,9 +418,15 @@ impl Crash {
 
     /// Closes sent before a kill: those the bot answered must be in the database.
     async fn settle_closes(&mut self) {
+        // The bot was restarted since: an answer still to come never will (a deferred close
+        // waits for an edit from the killed process).
         for (close, message) in std::mem::take(&mut self.pending_closes) {
-            if close.await.unwrap_or(false) {
+            if !close.is_finished() {
+                close.abort();
+                self.fig.closes_interrupted += 1;
+            } else if close.await.unwrap_or(false) {
                 self.acknowledged_closes.insert(message);
+                self.fig.closes_answered += 1;
             } else {
                 self.fig.closes_interrupted += 1;
             }
@@ -506,7 +526,7 @@ impl Crash {
                 self.fig.voters_compared += 1;
                 let truth = self.truth(message, user);
                 let have = stored.get(&user).copied().unwrap_or_default();
-                self.compare(round.id.0, truth, have);
+                self.compare(round.id.0, message, user, truth, have);
             }
         }
         // Closed rounds: no records left; each result checked once against the server.
@@ -542,6 +562,7 @@ impl Crash {
         self.acknowledged_closes
             .retain(|m| !self.verified_closed.contains(m));
         if exact {
+            self.checked_at = self.clock;
             // What the bot will find open when it is back.
             for chan in &mut self.chans {
                 if chan.open.is_some_and(|m| !open_messages.contains(&m)) {
@@ -556,13 +577,7 @@ impl Crash {
     fn truth(&self, message: u64, user: u64) -> VoterState {
         let agree = self.has(message, user, AGREE);
         let disagree = self.has(message, user, DISAGREE);
-        let when = |emoji| {
-            self.added
-                .get(&message)
-                .and_then(|a| a.get(&(user, emoji)))
-                .copied()
-                .unwrap_or(0)
-        };
+        let when = |emoji| self.added(message, user, emoji).0;
         let presence = Presence { agree, disagree };
         match (agree, disagree) {
             (true, true) => VoterState::Both {
@@ -576,7 +591,23 @@ impl Crash {
         }
     }
 
-    fn compare(&mut self, round: u64, truth: VoterState, have: VoterState) {
+    /// (when last added, how many times added) of a person's colour on a message.
+    fn added(&self, message: u64, user: u64, emoji: &str) -> (u64, u32) {
+        self.added
+            .get(&message)
+            .and_then(|a| a.get(&(user, emoji)))
+            .copied()
+            .unwrap_or((0, 0))
+    }
+
+    fn compare(
+        &mut self,
+        round: u64,
+        message: u64,
+        user: u64,
+        truth: VoterState,
+        have: VoterState,
+    ) {
         if truth == have {
             return;
         }
@@ -591,13 +622,43 @@ impl Crash {
                 "round {round}: the server shows {truth:?}, the database {have:?}"
             ));
         } else if have == VoterState::BothUnknownOrder {
-            self.fig.ambiguous += 1;
+            // Unknowable only if both colours were given since the bot's last durable view.
+            let since = |emoji| self.added(message, user, emoji).0 > self.checked_at;
+            let explained = since(AGREE) && since(DISAGREE)
+                || self.ambiguous.contains(&(message, user)) && !since(AGREE) && !since(DISAGREE);
+            if self.ambiguous.insert((message, user)) {
+                self.fig.ambiguous += 1;
+            }
+            if !explained {
+                self.problem(format!(
+                    "round {round}: {truth:?} stored as ambiguous, but the bot had seen one colour \
+                     (🟩 {:?}, 🟥 {:?}, last check at {})",
+                    self.added(message, user, AGREE),
+                    self.added(message, user, DISAGREE),
+                    self.checked_at
+                ));
+            }
         } else {
-            self.fig.wrong_order += 1;
-            eprintln!(
-                "seed {}: round {round}: order taken wrong: {truth:?} stored as {have:?}",
-                self.seed
-            );
+            // Discord's reaction lists have no order: a bot that knew one colour takes the
+            // other for the newer. That is wrong only when the colour it knew was taken back
+            // and given again (by the person, or removed by the bot as superseded) where the
+            // bot could not see it.
+            let latest = match truth {
+                VoterState::Both { latest } => latest.emoji(),
+                _ => unreachable!("same presence, both colours"),
+            };
+            let (when, times) = self.added(message, user, latest);
+            let acted = |emoji| self.added(message, user, emoji).0 > self.checked_at;
+            let explained = times >= 2 && when > self.checked_at
+                || self.wrong_order.contains(&(message, user)) && !acted(AGREE) && !acted(DISAGREE);
+            if self.wrong_order.insert((message, user)) {
+                self.fig.wrong_order += 1;
+            }
+            if !explained {
+                self.problem(format!(
+                    "round {round}: order taken wrong: {truth:?} stored as {have:?}, and the newer colour was not given again since the last check"
+                ));
+            }
         }
     }
 
@@ -646,7 +707,7 @@ impl Crash {
             "seed {seed}: {kills} kills {phases:?}; {events} reaction events ({down} while the bot was down); \
              {opens} database opens, {failed} failed; {rounds} open rounds compared ({voters} voter states), \
              {closed} closed rounds compared; lost {lost}, extra {extra}, duplicated {dup}; \
-             closes answered but lost {closes_lost}, closes interrupted {interrupted}; \
+             closes answered {answered} (of which lost {closes_lost}), closes interrupted {interrupted}; \
              ambiguous {ambiguous}, order taken wrong {wrong}",
             seed = self.seed,
             kills = f.total_kills(),
@@ -662,6 +723,7 @@ impl Crash {
             extra = f.extra,
             dup = f.duplicated,
             closes_lost = f.closes_lost,
+            answered = f.closes_answered,
             interrupted = f.closes_interrupted,
             ambiguous = f.ambiguous,
             wrong = f.wrong_order,
