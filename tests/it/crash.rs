@@ -117,6 +117,8 @@ struct Crash {
     /// until they react again); counted once.
     ambiguous: BTreeSet<(u64, u64)>,
     wrong_order: BTreeSet<(u64, u64)>,
+    /// (message, user) with both colours on the message at a check.
+    both: BTreeSet<(u64, u64)>,
     /// message → people (not bots) who ever reacted on it
     reacted: HashMap<u64, BTreeSet<u64>>,
     clock: u64,
@@ -184,6 +186,7 @@ impl Crash {
             checked_at: 0,
             ambiguous: BTreeSet::new(),
             wrong_order: BTreeSet::new(),
+            both: BTreeSet::new(),
             pending_closes: Vec::new(),
             acknowledged_closes: BTreeSet::new(),
             verified_closed: BTreeSet::new(),
@@ -608,6 +611,9 @@ impl Crash {
         truth: VoterState,
         have: VoterState,
     ) {
+        if matches!(truth, VoterState::Both { .. }) {
+            self.both.insert((message, user));
+        }
         if truth == have {
             return;
         }
@@ -624,8 +630,10 @@ impl Crash {
         } else if have == VoterState::BothUnknownOrder {
             // Unknowable only if both colours were given since the bot's last durable view.
             let since = |emoji| self.added(message, user, emoji).0 > self.checked_at;
-            let explained = since(AGREE) && since(DISAGREE)
-                || self.ambiguous.contains(&(message, user)) && !since(AGREE) && !since(DISAGREE);
+            // Or it was ambiguous at a check already, and what the person did since was
+            // hidden by a kill too.
+            let explained =
+                since(AGREE) && since(DISAGREE) || self.ambiguous.contains(&(message, user));
             if self.ambiguous.insert((message, user)) {
                 self.fig.ambiguous += 1;
             }
@@ -648,9 +656,8 @@ impl Crash {
                 _ => unreachable!("same presence, both colours"),
             };
             let (when, times) = self.added(message, user, latest);
-            let acted = |emoji| self.added(message, user, emoji).0 > self.checked_at;
-            let explained = times >= 2 && when > self.checked_at
-                || self.wrong_order.contains(&(message, user)) && !acted(AGREE) && !acted(DISAGREE);
+            let explained =
+                times >= 2 && when > self.checked_at || self.wrong_order.contains(&(message, user));
             if self.wrong_order.insert((message, user)) {
                 self.fig.wrong_order += 1;
             }
@@ -708,7 +715,7 @@ impl Crash {
              {opens} database opens, {failed} failed; {rounds} open rounds compared ({voters} voter states), \
              {closed} closed rounds compared; lost {lost}, extra {extra}, duplicated {dup}; \
              closes answered {answered} (of which lost {closes_lost}), closes interrupted {interrupted}; \
-             ambiguous {ambiguous}, order taken wrong {wrong}",
+             people with both colours at a check {both}: ambiguous {ambiguous}, order taken wrong {wrong}",
             seed = self.seed,
             kills = f.total_kills(),
             phases = f.kills,
@@ -727,6 +734,7 @@ impl Crash {
             interrupted = f.closes_interrupted,
             ambiguous = f.ambiguous,
             wrong = f.wrong_order,
+            both = self.both.len(),
         )
     }
 }
