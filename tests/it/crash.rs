@@ -91,6 +91,9 @@ impl Figures {
     }
 }
 
+/// (user, emoji) → (when it was last added, how many times it was added)
+type Adds = HashMap<(u64, &'static str), (u64, u32)>;
+
 struct Chan {
     id: u64,
     /// Statements posted in the channel's current session (the deck has 3).
@@ -110,7 +113,7 @@ struct Crash {
     chans: Vec<Chan>,
     /// message → (user, emoji) → (when it was last added, how many times it was added): for
     /// the order of a person's two colours, and to tell which wrong orders are unknowable.
-    added: HashMap<u64, HashMap<(u64, &'static str), (u64, u32)>>,
+    added: HashMap<u64, Adds>,
     /// `clock` at the last exact check: what happened since is what a kill can have hidden.
     checked_at: u64,
     /// (message, user) found ambiguous, or with the order taken wrong, at a check (either lasts
