@@ -69,6 +69,7 @@ async fn a_dropped_connection_is_resumed_and_what_was_missed_is_replayed() {
     assert_eq!(crowd.expected(), (3, 3));
     h.close_and_check(&crowd).await;
     assert_eq!(h.log_count(READY), 1, "a resume is not a new ready");
+    eprintln!("resume accepted: gateway log {:?}", h.sim.gateway_log());
     h.check_log();
 }
 
@@ -117,6 +118,7 @@ async fn a_refused_resume_identifies_again_and_reconciles() {
         "{}",
         reply.content
     );
+    eprintln!("resume refused: gateway log {:?}", h.sim.gateway_log());
     h.check_log();
 }
 
@@ -174,5 +176,6 @@ async fn unacknowledged_heartbeats_make_the_bot_reconnect_and_reconcile() {
     crowd.add(&h, message, &people[2], "🟩").await;
     assert_eq!(crowd.expected(), (3, 1));
     h.close_and_check(&crowd).await;
+    eprintln!("heartbeats: gateway log {:?}", h.sim.gateway_log());
     h.check_log();
 }
