@@ -457,9 +457,21 @@ impl<C: Chat> Workshop<C> {
         })
     }
 
+    /// Hold back the reactions of every open round until [`Workshop::reconcile_open_rounds`]
+    /// has applied Discord's reaction lists. Call when the bot becomes ready, *before*
+    /// reactions are forwarded again: a reaction applied to the state from before the bot was
+    /// away, and then the lists, would make a colour given while it was away look newer than
+    /// the one given after it came back.
+    pub fn hold_open_rounds(&self) -> Result<()> {
+        for round in self.inner.store.open_rounds()? {
+            self.inner.tally.hold(round.id);
+        }
+        Ok(())
+    }
+
     /// Bring every open round in line with Discord's reaction lists: reactions made while
     /// the bot was offline count, reactions removed while it was offline do not. Run whenever
-    /// the bot becomes ready (after the reaction forwarding is in place).
+    /// the bot becomes ready (after [`Workshop::hold_open_rounds`] and the reaction forwarding).
     pub async fn reconcile_open_rounds(&self) -> Result<usize> {
         let rounds = self.inner.store.open_rounds()?;
         for round in &rounds {
@@ -472,10 +484,12 @@ impl<C: Chat> Workshop<C> {
                 .round(round.id)?
                 .is_some_and(|r| r.is_open())
             {
-                continue; // closed meanwhile
+                // Closed meanwhile: the close applied and released what was held.
+                continue;
             }
-            // Queue the hold before reading the lists: reactions arriving meanwhile are
-            // replayed after the lists are applied.
+            // Queue the hold before reading the lists (again, when the ready hold is still on:
+            // holds add up to one): reactions arriving meanwhile are replayed after the lists
+            // are applied.
             self.inner.tally.hold(round.id);
             let lists = self.fetch_lists(round).await;
             self.inner.tally.resync(round.id, lists);

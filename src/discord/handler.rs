@@ -449,6 +449,11 @@ impl EventHandler for Bot {
     async fn ready(&self, ctx: Context, ready: Ready) {
         tracing::info!("connected to Discord as {}", ready.user.name);
         self.workshop().tally().ready(ready.user.id.get());
+        // Before reactions are forwarded again, so that none is applied to a state older than
+        // the reaction lists the reconciliation below reads.
+        if let Err(err) = self.workshop().hold_open_rounds() {
+            tracing::error!("could not hold the open rounds for their reconciliation: {err}");
+        }
         self.forward_reactions(&ctx);
         self.register_commands(&ctx).await;
         match self.workshop().reconcile_open_rounds().await {

@@ -13,6 +13,8 @@
 //!
 //! With [`Sim::hold_reconnects`] on, an IDENTIFY or RESUME is left unanswered until it is
 //! turned off again, so a test can make things happen while the bot is certainly offline.
+//! [`Sim::hold_requests`] does the same to REST requests (e.g. the command registration the bot
+//! makes when it is ready), so a test can act at a precise moment of the bot's start-up.
 
 use serde_json::{json, Value};
 use tokio::sync::mpsc::UnboundedSender;
@@ -24,6 +26,9 @@ use super::{Shared, Sim};
 pub(crate) struct GatewayFaults {
     accept_resume: bool,
     hold_reconnects: bool,
+    /// REST requests whose `METHOD path` contains this wait until it is cleared.
+    hold_requests: Option<String>,
+    requests_waiting: usize,
     ack_heartbeats: bool,
     /// Every dispatch of the current (or detached) session while resumes are accepted:
     /// `(sequence number, event name, frame)`.
@@ -46,6 +51,8 @@ impl Default for GatewayFaults {
         GatewayFaults {
             accept_resume: false,
             hold_reconnects: false,
+            hold_requests: None,
+            requests_waiting: 0,
             ack_heartbeats: true,
             replay: Vec::new(),
             detached: None,
@@ -102,6 +109,35 @@ pub(crate) async fn wait_while_reconnects_held(shared: &Shared, frame: &str) {
         }
         released.await;
     }
+}
+
+/// Before a REST request is handled: wait while requests like it are held.
+pub(crate) async fn wait_while_request_held(shared: &Shared, method: &str, path: &str) {
+    let request = format!("{method} {path}");
+    let held = |shared: &Shared| {
+        shared
+            .lock()
+            .faults
+            .hold_requests
+            .as_ref()
+            .is_some_and(|f| request.contains(f.as_str()))
+    };
+    if !held(shared) {
+        return;
+    }
+    shared.lock().faults.requests_waiting += 1;
+    shared.notify();
+    loop {
+        let released = shared.changed.notified();
+        tokio::pin!(released);
+        released.as_mut().enable();
+        if !held(shared) {
+            break;
+        }
+        released.await;
+    }
+    shared.lock().faults.requests_waiting -= 1;
+    shared.notify();
 }
 
 impl State {
@@ -227,6 +263,18 @@ impl Sim {
     pub fn hold_reconnects(&self, hold: bool) {
         self.lock().faults.hold_reconnects = hold;
         self.shared().notify();
+    }
+
+    /// Hold REST requests whose `METHOD path` contains `fragment` (e.g. `"PUT /api/v10/applications/"`)
+    /// until called with `None`.
+    pub fn hold_requests(&self, fragment: Option<&str>) {
+        self.lock().faults.hold_requests = fragment.map(String::from);
+        self.shared().notify();
+    }
+
+    /// How many REST requests are waiting because of [`Sim::hold_requests`].
+    pub fn requests_waiting(&self) -> usize {
+        self.lock().faults.requests_waiting
     }
 
     /// Answer heartbeats with op 11 (the default) or leave them unanswered.

@@ -173,6 +173,7 @@ pub(crate) async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Reque
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
+    super::faults::wait_while_request_held(&shared, &method, &path).await;
     let result = route(&shared, req).await;
     let (status, response) = match result {
         Ok(Ok_::Json(status, v)) => (status, json_response(status, &v)),

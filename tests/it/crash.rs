@@ -18,7 +18,7 @@
 //! duplicates), a round never has more records — nor a closed round more votes — than
 //! distinct people who reacted, and closed rounds have no records left.
 
-use crate::harness::Harness;
+use crate::harness::{Crowd, Harness, READY};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -75,6 +75,8 @@ struct Figures {
     duplicated: usize,
     /// Closes the bot answered that were not in the database after the kill.
     closes_lost: usize,
+    /// Statements posted (and voted on) but never recorded as a round.
+    orphaned: usize,
     closes_answered: usize,
     closes_interrupted: usize,
     /// Both colours on the message and the bot could not know their order (not counted, as
@@ -122,10 +124,13 @@ struct Crash {
     wrong_order: BTreeSet<(u64, u64)>,
     /// (message, user) with both colours on the message at a check.
     both: BTreeSet<(u64, u64)>,
+    /// Statement messages people voted on that the bot never recorded as rounds.
+    orphans: BTreeSet<u64>,
     /// message → people (not bots) who ever reacted on it
     reacted: HashMap<u64, BTreeSet<u64>>,
     clock: u64,
-    /// Closes sent before a kill: (reply or error, message).
+    /// Closes (and posts, which close the open round first) sent before a kill: (whether the
+    /// bot answered with the closed round's result, message).
     pending_closes: Vec<(JoinHandle<bool>, u64)>,
     acknowledged_closes: BTreeSet<u64>,
     verified_closed: BTreeSet<u64>,
@@ -190,6 +195,7 @@ impl Crash {
             ambiguous: BTreeSet::new(),
             wrong_order: BTreeSet::new(),
             both: BTreeSet::new(),
+            orphans: BTreeSet::new(),
             pending_closes: Vec::new(),
             acknowledged_closes: BTreeSet::new(),
             verified_closed: BTreeSet::new(),
@@ -216,6 +222,18 @@ impl Crash {
         }
     }
 
+    /// The newest statement message the bot posted in a channel.
+    fn newest_statement(&self, channel: u64) -> Option<u64> {
+        let bot = self.h.sim.bot_user_id();
+        self.h
+            .sim
+            .messages(channel)
+            .into_iter()
+            .rev()
+            .find(|m| m.author_id == bot && m.content.contains("/3**"))
+            .map(|m| m.id)
+    }
+
     /// With the bot up: every channel gets an open round (a new session when its deck is done).
     async fn open_rounds(&mut self) {
         for i in 0..self.chans.len() {
@@ -223,34 +241,39 @@ impl Crash {
                 continue;
             }
             let id = self.chans[i].id;
-            if self.chans[i].session && self.chans[i].posted >= 3 {
-                self.command(id, "session end", json!({})).await;
-                self.chans[i].session = false;
+            for attempt in 0..2 {
+                if self.chans[i].session && (self.chans[i].posted >= 3 || attempt > 0) {
+                    self.command(id, "session end", json!({})).await;
+                    self.chans[i].session = false;
+                }
+                if !self.chans[i].session {
+                    let municipality = format!("Gemeente {}", self.rng.below(1000));
+                    self.command(
+                        id,
+                        "session start",
+                        json!({"municipality": municipality, "deck": "vertrouwen"}),
+                    )
+                    .await;
+                    self.chans[i].session = true;
+                    self.chans[i].posted = 0;
+                }
+                let before = self.newest_statement(id);
+                self.command(id, "statement next", json!({})).await;
+                self.chans[i].posted += 1;
+                let after = self.newest_statement(id);
+                if after != before {
+                    self.chans[i].open = after;
+                    self.chans[i].closing = false;
+                    break;
+                }
+                // Nothing posted: the deck is done (a statement posted before a kill and
+                // not recorded is posted again, so the count can be off).
             }
-            if !self.chans[i].session {
-                let municipality = format!("Gemeente {}", self.rng.below(1000));
-                self.command(
-                    id,
-                    "session start",
-                    json!({"municipality": municipality, "deck": "vertrouwen"}),
-                )
-                .await;
-                self.chans[i].session = true;
-                self.chans[i].posted = 0;
-            }
-            self.command(id, "statement next", json!({})).await;
-            self.chans[i].posted += 1;
-            let message = self
-                .h
-                .sim
-                .messages(id)
-                .into_iter()
-                .rev()
-                .find(|m| m.author_id == self.h.sim.bot_user_id() && m.content.contains("/3**"))
-                .expect("the statement just posted")
-                .id;
-            self.chans[i].open = Some(message);
-            self.chans[i].closing = false;
+            assert!(
+                self.chans[i].open.is_some(),
+                "seed {}: no statement could be posted",
+                self.seed
+            );
         }
     }
 
@@ -353,11 +376,36 @@ impl Crash {
 
     /// One random kill (sometimes two: the restart is killed too), then the checks.
     async fn round_of_kills(&mut self) {
-        match self.rng.below(10) {
+        match self.rng.below(12) {
             0..=5 => {
                 let n = 1 + self.rng.below(400);
                 self.stream(n).await;
                 self.kill("while counting");
+            }
+            9..=11 => {
+                // Post the next statement (which closes the open one) and kill at some point
+                // of it; people vote on whatever statement they see.
+                let i = self.rng.below(self.chans.len() as u64) as usize;
+                let n = self.rng.below(100);
+                self.stream(n).await;
+                let channel = self.chans[i].id;
+                self.chans[i].closing = true;
+                let old = self.chans[i].open.expect("open");
+                let (sim, facilitator) = (self.h.sim.clone(), self.h.facilitator.clone());
+                let post = tokio::spawn(async move {
+                    sim.command(channel, &facilitator, "statement next", json!({}))
+                        .await
+                        .is_ok_and(|reply| reply.content.contains("n="))
+                });
+                self.pending_closes.push((post, old));
+                tokio::time::sleep(Duration::from_millis(self.rng.below(150))).await;
+                self.kill("while posting");
+                let newest = self.newest_statement(channel);
+                if newest != Some(old) {
+                    self.chans[i].open = newest;
+                    self.chans[i].closing = false;
+                    self.chans[i].posted += 1;
+                }
             }
             _ => {
                 // Close one round while the others keep streaming; kill at some point of it.
@@ -377,7 +425,7 @@ impl Crash {
                 let close = tokio::spawn(async move {
                     sim.command(channel, &facilitator, "statement close", json!({}))
                         .await
-                        .is_ok()
+                        .is_ok_and(|reply| reply.content.contains("n="))
                 });
                 self.pending_closes.push((close, message));
                 let n = self.rng.below(60);
@@ -557,6 +605,30 @@ impl Crash {
                 }
             }
         }
+        if exact {
+            // A statement people saw and voted on must be a round.
+            let rounds: BTreeSet<u64> = store
+                .sessions_with_rounds()
+                .expect("sessions")
+                .iter()
+                .flat_map(|(_, rounds)| rounds.iter().map(|r| r.message_id))
+                .collect();
+            let voted: Vec<u64> = self.reacted.keys().copied().collect();
+            for message in voted {
+                if !rounds.contains(&message) && self.orphans.insert(message) {
+                    let people = self.reacted[&message].clone();
+                    let votes = people
+                        .iter()
+                        .filter(|&&u| self.truth(message, u) != VoterState::Nothing)
+                        .count();
+                    self.fig.orphaned += 1;
+                    self.fig.lost += votes;
+                    self.problem(format!(
+                        "statement message {message} was posted and voted on ({votes} votes) but is not a round"
+                    ));
+                }
+            }
+        }
         for &message in &self.acknowledged_closes.clone() {
             if open_messages.contains(&message) {
                 self.fig.closes_lost += 1;
@@ -666,7 +738,11 @@ impl Crash {
             }
             if !explained {
                 self.problem(format!(
-                    "round {round}: order taken wrong: {truth:?} stored as {have:?}, and the newer colour was not given again since the last check"
+                    "round {round}: order taken wrong: {truth:?} stored as {have:?}, and the newer colour was not given again since the last check \
+                     (🟩 {:?}, 🟥 {:?}, last check at {}, message {message}, user {user})",
+                    self.added(message, user, AGREE),
+                    self.added(message, user, DISAGREE),
+                    self.checked_at
                 ));
             }
         }
@@ -718,6 +794,7 @@ impl Crash {
              {opens} database opens, {failed} failed; {rounds} open rounds compared ({voters} voter states), \
              {closed} closed rounds compared; lost {lost}, extra {extra}, duplicated {dup}; \
              closes answered {answered} (of which lost {closes_lost}), closes interrupted {interrupted}; \
+             statements posted but not recorded {orphaned}; \
              people with both colours at a check {both}: ambiguous {ambiguous}, order taken wrong {wrong}",
             seed = self.seed,
             kills = f.total_kills(),
@@ -734,6 +811,7 @@ impl Crash {
             dup = f.duplicated,
             closes_lost = f.closes_lost,
             answered = f.closes_answered,
+            orphaned = f.orphaned,
             interrupted = f.closes_interrupted,
             ambiguous = f.ambiguous,
             wrong = f.wrong_order,
@@ -777,4 +855,34 @@ async fn crash_quick() {
 #[ignore]
 async fn crash_long() {
     run(kills_from_env(200)).await;
+}
+
+/// Found by the crash harness: a reaction made after the bot is ready but before it has
+/// reconciled was applied to the state the bot had before it went down, so a colour given
+/// while it was offline was taken for newer than the one given after it came back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reaction_while_the_bot_starts_keeps_its_order() {
+    let mut h = Harness::start().await;
+    let message = h.first_statement("Tiel").await;
+    let person = h.sim.user("twijfelaar");
+    let mut crowd = Crowd::default();
+    h.kill9();
+    crowd.add(&h, message, &person, AGREE).await; // while the bot is down
+                                                  // Hold the bot between READY and its reconciliation: it registers its commands in between,
+                                                  // after it has asked serenity to forward reactions.
+    h.sim.hold_requests(Some("PUT /api/v10/applications/"));
+    h.launch_bot();
+    h.eventually("the bot registering its commands", |sim| {
+        sim.requests_waiting() == 1
+    })
+    .await;
+    crowd.add(&h, message, &person, DISAGREE).await; // a change of mind, live
+                                                     // Give serenity time to pass it on while the bot is held (the test does not depend on it
+                                                     // to pass; without it, it would not always catch the old behaviour).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.sim.hold_requests(None);
+    h.wait_log(READY, 2).await;
+    assert_eq!(crowd.expected(), (0, 1));
+    h.close_and_check(&crowd).await;
+    h.check_log();
 }
