@@ -3,7 +3,7 @@
 use crate::tally::ListedUser;
 use crate::workshop::{Chat, ChatError};
 use serenity::all::{
-    ChannelId, CreateMessage, EditMessage, Http, HttpError, MessageId, ReactionType,
+    ChannelId, CreateMessage, EditMessage, Http, HttpError, MessageId, Nonce, ReactionType,
 };
 use std::sync::Arc;
 
@@ -77,6 +77,18 @@ impl Chat for SerenityChat {
     async fn post(&self, channel: u64, content: &str) -> Result<u64, ChatError> {
         let message = ChannelId::new(channel)
             .send_message(&self.http, CreateMessage::new().content(content))
+            .await
+            .map_err(chat_error)?;
+        Ok(message.id.get())
+    }
+
+    async fn post_once(&self, channel: u64, content: &str, nonce: &str) -> Result<u64, ChatError> {
+        let create = CreateMessage::new()
+            .content(content)
+            .nonce(Nonce::String(nonce.to_string()))
+            .enforce_nonce(true);
+        let message = ChannelId::new(channel)
+            .send_message(&self.http, create)
             .await
             .map_err(chat_error)?;
         Ok(message.id.get())

@@ -28,6 +28,8 @@ pub(crate) struct GatewayFaults {
     hold_reconnects: bool,
     /// REST requests whose `METHOD path` contains this wait until it is cleared.
     hold_requests: Option<String>,
+    /// The same, for the response: the request has had its effect, the client waits.
+    hold_responses: Option<String>,
     requests_waiting: usize,
     ack_heartbeats: bool,
     /// Every dispatch of the current (or detached) session while resumes are accepted:
@@ -52,6 +54,7 @@ impl Default for GatewayFaults {
             accept_resume: false,
             hold_reconnects: false,
             hold_requests: None,
+            hold_responses: None,
             requests_waiting: 0,
             ack_heartbeats: true,
             replay: Vec::new(),
@@ -113,12 +116,24 @@ pub(crate) async fn wait_while_reconnects_held(shared: &Shared, frame: &str) {
 
 /// Before a REST request is handled: wait while requests like it are held.
 pub(crate) async fn wait_while_request_held(shared: &Shared, method: &str, path: &str) {
+    wait_while_held(shared, method, path, |f| &f.hold_requests).await;
+}
+
+/// After a REST request is handled, before it is answered: wait while responses to requests
+/// like it are held.
+pub(crate) async fn wait_while_response_held(shared: &Shared, method: &str, path: &str) {
+    wait_while_held(shared, method, path, |f| &f.hold_responses).await;
+}
+
+async fn wait_while_held(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    which: fn(&GatewayFaults) -> &Option<String>,
+) {
     let request = format!("{method} {path}");
     let held = |shared: &Shared| {
-        shared
-            .lock()
-            .faults
-            .hold_requests
+        which(&shared.lock().faults)
             .as_ref()
             .is_some_and(|f| request.contains(f.as_str()))
     };
@@ -272,7 +287,15 @@ impl Sim {
         self.shared().notify();
     }
 
-    /// How many REST requests are waiting because of [`Sim::hold_requests`].
+    /// Handle REST requests whose `METHOD path` contains `fragment` but hold their responses
+    /// until called with `None` (the client waits for an answer to something already done).
+    pub fn hold_responses(&self, fragment: Option<&str>) {
+        self.lock().faults.hold_responses = fragment.map(String::from);
+        self.shared().notify();
+    }
+
+    /// How many REST requests are waiting because of [`Sim::hold_requests`] or
+    /// [`Sim::hold_responses`].
     pub fn requests_waiting(&self) -> usize {
         self.lock().faults.requests_waiting
     }

@@ -24,7 +24,7 @@
 //! both colours are on the message the bot may not know their order after a kill; such votes
 //! are reported, and fail the run only when no kill can explain them (see `compare`).
 
-use crate::harness::{Crowd, Harness, READY};
+use crate::harness::{last_statement, Crowd, Harness, READY};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -889,6 +889,53 @@ async fn a_reaction_while_the_bot_starts_keeps_its_order() {
     h.sim.hold_requests(None);
     h.wait_log(READY, 2).await;
     assert_eq!(crowd.expected(), (0, 1));
+    h.close_and_check(&crowd).await;
+    h.check_log();
+}
+
+/// A kill after the next statement was posted but before its round was recorded: people vote
+/// on the statement they see; once the bot is back their votes count, and the statement is not
+/// posted a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_between_posting_a_statement_and_recording_it_loses_no_vote() {
+    let mut h = Harness::start().await;
+    let first = h.first_statement("Culemborg").await;
+    // The server posts the next statement but keeps the bot waiting for the answer.
+    h.sim.hold_responses(Some("POST /api/v10/channels/"));
+    let (sim, channel, facilitator) = (h.sim.clone(), h.channel, h.facilitator.clone());
+    let next = tokio::spawn(async move {
+        let _ = sim
+            .command(channel, &facilitator, "statement next", json!({}))
+            .await;
+    });
+    h.eventually("the next statement posted", |sim| {
+        sim.requests_waiting() == 1
+    })
+    .await;
+    let second = last_statement(&h).id;
+    assert_ne!(second, first);
+    let people = h.people(6);
+    let mut crowd = Crowd::default();
+    for (i, person) in people[..4].iter().enumerate() {
+        let colour = if i % 2 == 0 { AGREE } else { DISAGREE };
+        crowd.add(&h, second, person, colour).await;
+    }
+    h.kill9();
+    next.abort(); // its answer died with the bot
+    h.sim.hold_responses(None);
+    for person in &people[4..] {
+        crowd.add(&h, second, person, AGREE).await;
+    }
+    h.spawn_bot().await;
+    let bot = h.sim.bot_user_id();
+    let statements = h
+        .sim
+        .messages(h.channel)
+        .iter()
+        .filter(|m| m.author_id == bot && m.content.contains("/3**"))
+        .count();
+    assert_eq!(statements, 2, "the statement is not posted again");
+    assert_eq!(crowd.expected(), (4, 2));
     h.close_and_check(&crowd).await;
     h.check_log();
 }
