@@ -414,7 +414,10 @@ fn a_pending_post_survives_a_reopen_and_goes_with_its_round() {
     store.begin_post(&pending).unwrap();
     drop(store);
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.pending_posts().unwrap(), [pending.clone()]);
+    assert_eq!(
+        store.pending_posts().unwrap(),
+        std::slice::from_ref(&pending)
+    );
     let opened = store.open_round(pending.round(900)).unwrap();
     assert_eq!((opened.message_id, opened.position), (900, 1));
     assert!(
