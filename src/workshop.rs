@@ -8,7 +8,7 @@
 use crate::decks::{self, DeckSet, DecksError};
 use crate::domain::session::{self, PostError, Tally};
 use crate::domain::{Colour, Deck, Municipality, Round, Session, Timestamp};
-use crate::store::{NewRound, NewSession, Store, StoreError};
+use crate::store::{NewSession, PendingPost, Store, StoreError};
 use crate::tally::{ListedUser, ReactionLists, TallyError, TallyHandle};
 use std::collections::HashMap;
 use std::future::Future;
@@ -55,6 +55,17 @@ pub trait Chat: Send + Sync + 'static {
         channel: u64,
         content: &str,
     ) -> impl Future<Output = std::result::Result<u64, ChatError>> + Send;
+    /// Post a message at most once per `nonce` (Discord's `enforce_nonce`: a second post with
+    /// the same nonce within minutes returns the first message); returns its id.
+    fn post_once(
+        &self,
+        channel: u64,
+        content: &str,
+        nonce: &str,
+    ) -> impl Future<Output = std::result::Result<u64, ChatError>> + Send {
+        let _ = nonce;
+        self.post(channel, content)
+    }
     fn edit(
         &self,
         channel: u64,
@@ -398,19 +409,11 @@ impl<C: Chat> Workshop<C> {
             deck.len(),
             &statement.text,
         );
-        // Reactions may come before the round is recorded: the vote task keeps them.
-        self.inner.tally.posting(channel);
-        let message_id = match self.inner.chat.post(channel, &content).await {
-            Ok(id) => id,
-            Err(error) => {
-                self.inner.tally.post_failed(channel);
-                return Err(WorkshopError::PostFailed {
-                    closed: closed.map(Box::new),
-                    error,
-                });
-            }
-        };
-        let new_round = NewRound {
+        // Remembered before it is sent: if the bot stops before the round is recorded, the
+        // next ready completes the post (the nonce gets the same message back, not a second).
+        let pending = PendingPost {
+            nonce: new_nonce(),
+            content,
             session_id: session.id,
             statement_id: statement.id.clone(),
             position,
@@ -418,13 +421,50 @@ impl<C: Chat> Workshop<C> {
             text: statement.text.clone(),
             wording: statement.wording(),
             channel_id: channel,
-            message_id,
             opened_at: now,
         };
-        let round = match self.inner.store.open_round(new_round) {
+        self.inner.store.begin_post(&pending)?;
+        // Reactions may come before the round is recorded: the vote task keeps them.
+        self.inner.tally.posting(channel);
+        let message_id = match self
+            .inner
+            .chat
+            .post_once(channel, &pending.content, &pending.nonce)
+            .await
+        {
+            Ok(id) => id,
+            Err(error) => {
+                self.inner.tally.post_failed(channel);
+                let _ = self.inner.store.drop_post(channel);
+                return Err(WorkshopError::PostFailed {
+                    closed: closed.map(Box::new),
+                    error,
+                });
+            }
+        };
+        let (round, reactions_missing) = self.record_post(&session, &pending, message_id).await?;
+        Ok(Posted {
+            session,
+            round,
+            closed,
+            reactions_missing,
+        })
+    }
+
+    /// Record a posted statement as an open round and add 🟩 and 🟥 (best effort: the second
+    /// value is why they are missing).
+    async fn record_post(
+        &self,
+        session: &Session,
+        pending: &PendingPost,
+        message_id: u64,
+    ) -> Result<(Round, Option<ChatError>)> {
+        let channel = pending.channel_id;
+        let round = match self.inner.store.open_round(pending.round(message_id)) {
             Ok(round) => round,
             Err(err) => {
                 self.inner.tally.post_failed(channel);
+                let _ = self.inner.store.drop_post(channel);
                 // Nobody should vote on a statement that is not recorded.
                 let void = crate::messages::unrecorded_statement(session.language);
                 let _ = self.inner.chat.edit(channel, message_id, &void).await;
@@ -448,12 +488,52 @@ impl<C: Chat> Workshop<C> {
                 break;
             }
         }
-        Ok(Posted {
-            session,
-            round,
-            closed,
-            reactions_missing,
-        })
+        Ok((round, reactions_missing))
+    }
+
+    /// Complete the posts the bot began but did not record (it stopped in between): post
+    /// again with the same nonce — Discord returns the message already sent, so people's
+    /// votes on it count — and record the round. Run on ready, before the open rounds are held
+    /// and reconciled. Returns how many were completed; one that cannot be posted now stays
+    /// pending for the next ready.
+    pub async fn complete_pending_posts(&self) -> Result<usize> {
+        let mut completed = 0;
+        for pending in self.inner.store.pending_posts()? {
+            let channel = pending.channel_id;
+            let _guard = self.lock(channel).await;
+            let session = self
+                .inner
+                .store
+                .open_session(channel)?
+                .filter(|s| s.id == pending.session_id);
+            let Some(session) = session else {
+                self.inner.store.drop_post(channel)?;
+                continue;
+            };
+            if self.open_round_of(&session)?.is_some() {
+                self.inner.store.drop_post(channel)?;
+                continue;
+            }
+            self.inner.tally.posting(channel);
+            let message_id = match self
+                .inner
+                .chat
+                .post_once(channel, &pending.content, &pending.nonce)
+                .await
+            {
+                Ok(id) => id,
+                Err(err) => {
+                    self.inner.tally.post_failed(channel);
+                    tracing::warn!(
+                        "could not complete the statement posted before the bot stopped: {err}"
+                    );
+                    continue;
+                }
+            };
+            self.record_post(&session, &pending, message_id).await?;
+            completed += 1;
+        }
+        Ok(completed)
     }
 
     /// Close the open round: reconcile with Discord's reaction lists, store the result, mark
@@ -493,9 +573,21 @@ impl<C: Chat> Workshop<C> {
         })
     }
 
+    /// Hold back the reactions of every open round until [`Workshop::reconcile_open_rounds`]
+    /// has applied Discord's reaction lists. Call when the bot becomes ready, *before*
+    /// reactions are forwarded again: a reaction applied to the state from before the bot was
+    /// away, and then the lists, would make a colour given while it was away look newer than
+    /// the one given after it came back.
+    pub fn hold_open_rounds(&self) -> Result<()> {
+        for round in self.inner.store.open_rounds()? {
+            self.inner.tally.hold(round.id);
+        }
+        Ok(())
+    }
+
     /// Bring every open round in line with Discord's reaction lists: reactions made while
     /// the bot was offline count, reactions removed while it was offline do not. Run whenever
-    /// the bot becomes ready (after the reaction forwarding is in place).
+    /// the bot becomes ready (after [`Workshop::hold_open_rounds`] and the reaction forwarding).
     pub async fn reconcile_open_rounds(&self) -> Result<usize> {
         let rounds = self.inner.store.open_rounds()?;
         for round in &rounds {
@@ -508,10 +600,12 @@ impl<C: Chat> Workshop<C> {
                 .round(round.id)?
                 .is_some_and(|r| r.is_open())
             {
-                continue; // closed meanwhile
+                // Closed meanwhile: the close applied and released what was held.
+                continue;
             }
-            // Queue the hold before reading the lists: reactions arriving meanwhile are
-            // replayed after the lists are applied.
+            // Queue the hold before reading the lists (again, when the ready hold is still on:
+            // holds add up to one): reactions arriving meanwhile are replayed after the lists
+            // are applied.
             self.inner.tally.hold(round.id);
             let lists = self.fetch_lists(round).await.ok();
             self.inner.tally.resync(round.id, lists);
@@ -697,3 +791,15 @@ pub fn find_deck(set: &DeckSet, id: &str) -> Result<Deck> {
 
 #[cfg(test)]
 mod tests;
+
+/// A message nonce (Discord: at most 25 characters): 24 hex digits.
+fn new_nonce() -> String {
+    let mut bytes = [0u8; 12];
+    if getrandom::getrandom(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes.copy_from_slice(&nanos.to_le_bytes()[..12]);
+    }
+    hex::encode(bytes)
+}

@@ -293,6 +293,34 @@ impl Chat for SerenityChat {
         }
     }
 
+    /// With `enforce_nonce` Discord answers a repeated post with the message it already has,
+    /// so a post that failed for a passing reason (or whose answer was lost) is sent again.
+    async fn post_once(&self, channel: u64, content: &str, nonce: &str) -> Result<u64, ChatError> {
+        let body = json_body(&serde_json::json!({
+            "content": content,
+            "allowed_mentions": {"parse": []},
+            "nonce": nonce,
+            "enforce_nonce": true,
+        }));
+        let answer = retry("posting a statement", Patience::CHAT, || {
+            self.rest.send(
+                Request::new(
+                    Route::ChannelMessages {
+                        channel_id: ChannelId::new(channel),
+                    },
+                    LightMethod::Post,
+                )
+                .body(body.clone()),
+            )
+        })
+        .await
+        .and_then(|b| decode(&b))
+        .map_err(chat_error)?;
+        snowflake(&answer["id"]).ok_or_else(|| {
+            ChatError::new(ChatFailure::Refused, "Discord's answer has no message id")
+        })
+    }
+
     async fn edit(&self, channel: u64, message: u64, content: &str) -> Result<(), ChatError> {
         let body = json_body(&serde_json::json!({
             "content": content,

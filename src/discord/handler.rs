@@ -497,6 +497,18 @@ impl EventHandler for Bot {
     async fn ready(&self, ctx: Context, ready: Ready) {
         tracing::info!("connected to Discord as {}", ready.user.name);
         self.workshop().tally().ready(ready.user.id.get());
+        match self.workshop().complete_pending_posts().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                "{n} statement(s) posted before the bot stopped recorded as open round(s)"
+            ),
+            Err(err) => tracing::error!("could not complete the pending statement posts: {err}"),
+        }
+        // Before reactions are forwarded again, so that none is applied to a state older than
+        // the reaction lists the reconciliation below reads.
+        if let Err(err) = self.workshop().hold_open_rounds() {
+            tracing::error!("could not hold the open rounds for their reconciliation: {err}");
+        }
         self.forward_reactions(&ctx);
         self.register_commands(&ctx).await;
         match self.workshop().reconcile_open_rounds().await {

@@ -1,8 +1,9 @@
 //! The gateway websocket (`ws://127.0.0.1:PORT/gateway?v=10&encoding=json`).
 //!
 //! Per connection: HELLO (op 10) → IDENTIFY (op 2, token checked, else close 4004) → READY and
-//! GUILD_CREATE. Heartbeats (op 1) are ACKed (op 11). RESUME (op 6) is always answered with
-//! op 9 `d: false`, so the client re-IDENTIFYs and gets a fresh session; nothing is replayed.
+//! GUILD_CREATE. Heartbeats (op 1) are ACKed (op 11). RESUME (op 6) is answered with op 9
+//! `d: false`, so the client re-IDENTIFYs and gets a fresh session and nothing is replayed —
+//! unless the test turned on resumes or silenced ACKs (`outage.rs`).
 //! The most recently identified connection is the one dispatches go to ([`State::session`]).
 //!
 //! Each connection is one task owning its socket; everything it writes (replies and
@@ -90,6 +91,7 @@ async fn run(shared: Arc<Shared>, mut socket: WebSocket, params_ok: bool) {
             },
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => {
+                    super::outage::wait_while_reconnects_held(&shared, &text).await;
                     handle_frame(&shared, conn_id, &tx, &mut identified, &text);
                 }
                 Some(Ok(Message::Binary(_))) => {
@@ -104,7 +106,7 @@ async fn run(shared: Arc<Shared>, mut socket: WebSocket, params_ok: bool) {
     let mut st = shared.lock();
     st.open_conns.remove(&conn_id);
     if st.session.as_ref().is_some_and(|s| s.conn_id == conn_id) {
-        st.session = None;
+        st.end_session();
     }
     drop(st);
     shared.notify();
@@ -127,7 +129,9 @@ fn handle_frame(
     let op = msg["op"].as_u64();
     match op {
         Some(1) => {
-            let _ = tx.send(Out::Text(frame(11, Value::Null)));
+            if shared.lock().outage.ack_heartbeat() {
+                let _ = tx.send(Out::Text(frame(11, Value::Null)));
+            }
         }
         Some(2) => {
             if *identified {
@@ -142,11 +146,19 @@ fn handle_frame(
             }
         }
         Some(6) => {
-            // Sessions are never resumable here: the client must IDENTIFY again, and events
-            // that happened in between are not replayed (as after a new IDENTIFY on Discord).
-            shared.lock().resume_attempts += 1;
+            // Unless resumes are accepted (see `outage`), sessions are not resumable: the
+            // client must IDENTIFY again, and events that happened in between are not
+            // replayed (as after a new IDENTIFY on Discord).
+            let mut st = shared.lock();
+            st.resume_attempts += 1;
+            let resumed = !*identified && st.resume(conn_id, tx, &msg["d"]);
+            drop(st);
             shared.notify();
-            let _ = tx.send(Out::Text(frame(9, json!(false))));
+            if resumed {
+                *identified = true;
+            } else {
+                let _ = tx.send(Out::Text(frame(9, json!(false))));
+            }
         }
         Some(3 | 4 | 8 | 31) if *identified => {
             // Presence update, voice state, request guild members, soundboard: accepted, ignored.
@@ -190,6 +202,7 @@ fn identify(shared: &Shared, conn_id: u64, tx: &UnboundedSender<Out>, d: &Value)
         return false;
     }
     st.identify_payloads.push(d.clone());
+    st.outage.identified();
     let session_id = random_hex(32);
     st.session = Some(Session {
         conn_id,

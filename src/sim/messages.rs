@@ -664,16 +664,34 @@ pub(crate) fn pings(content: &str, allowed: Option<&Value>) -> Vec<String> {
         };
         let digits: String = tail.chars().take_while(char::is_ascii_digit).collect();
         if !digits.is_empty() && tail[digits.len()..].starts_with('>') {
-            let (kind, listed_kind) = if role {
-                ("roles", "roles")
-            } else {
-                ("users", "users")
-            };
-            if kind_allowed(kind) || listed(listed_kind, &digits) {
+            let kind = if role { "roles" } else { "users" };
+            if kind_allowed(kind) || listed(kind, &digits) {
                 found.push(format!("<@{}{digits}>", if role { "&" } else { "" }));
             }
         }
         rest = &rest[start + 2..];
     }
     found
+}
+
+/// Discord's `enforce_nonce`: a message the bot sent in the channel in the last few minutes
+/// with the same nonce is returned instead of creating another.
+pub(crate) fn sent_with_nonce(st: &State, channel_id: u64, body: &Value) -> Option<Value> {
+    if body.get("enforce_nonce").and_then(Value::as_bool) != Some(true) {
+        return None;
+    }
+    let nonce = body.get("nonce").filter(|n| !n.is_null())?;
+    let recent = super::state::now_ms().saturating_sub(5 * 60 * 1000);
+    st.channel_messages
+        .get(&channel_id)?
+        .iter()
+        .rev()
+        .filter_map(|id| st.messages.get(id))
+        .find(|m| {
+            !m.deleted
+                && m.author_id == st.bot_id
+                && m.nonce.as_ref() == Some(nonce)
+                && super::state::snowflake_ms(m.id) >= recent
+        })
+        .map(|m| payloads::message(st, m))
 }

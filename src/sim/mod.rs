@@ -13,6 +13,9 @@
 //!   interactions, gateway session) behind one mutex; snowflakes and timestamps.
 //! - `gateway.rs`: the websocket — HELLO/IDENTIFY/READY/GUILD_CREATE, heartbeats, RESUME
 //!   refused with op 9, dispatch queueing.
+//! - `outage.rs`: gateway faults on demand — RESUME accepted with the missed events replayed,
+//!   heartbeats left unacknowledged, reconnects and REST requests held — and a log of what
+//!   happened on the gateway.
 //! - `rest.rs`: the REST routes, auth, Discord-shaped errors, call recording.
 //! - `messages.rs`: message bodies (JSON or multipart), validation and edit semantics.
 //! - `commands.rs`: command registration validation and building interactions from the
@@ -53,6 +56,7 @@ mod faults;
 mod gateway;
 mod messages;
 mod origin;
+mod outage;
 mod payloads;
 mod rest;
 mod state;
@@ -520,7 +524,7 @@ impl Sim {
         self.lock().ready_count
     }
 
-    /// How many RESUMEs were received (all refused with op 9).
+    /// How many RESUMEs were received (refused with op 9 unless [`Sim::accept_resumes`]).
     pub fn resume_attempts(&self) -> usize {
         self.lock().resume_attempts
     }
@@ -544,7 +548,7 @@ impl Sim {
     pub async fn drop_gateway(&self) {
         let conn = {
             let mut st = self.lock();
-            let Some(session) = st.session.take() else {
+            let Some(session) = st.end_session() else {
                 return;
             };
             let _ = session.tx.send(Out::Abort);

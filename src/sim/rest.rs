@@ -173,6 +173,7 @@ pub(crate) async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Reque
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
+    super::outage::wait_while_request_held(&shared, &method, &path).await;
     if let Some(fault) = shared.faults.take(&method, &path) {
         if fault.done_anyway() {
             let _ = route(&shared, req).await;
@@ -190,6 +191,7 @@ pub(crate) async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Reque
         return fault.response();
     }
     let result = route(&shared, req).await;
+    super::outage::wait_while_response_held(&shared, &method, &path).await;
     let (status, response) = match result {
         Ok(Ok_::Json(status, v)) => (status, json_response(status, &v)),
         Ok(Ok_::NoContent) => (204, StatusCode::NO_CONTENT.into_response()),
@@ -421,6 +423,9 @@ async fn route(shared: &Shared, req: Request) -> Result<Ok_> {
                 || (!body.uploads.is_empty() && bits & perms::ATTACH_FILES == 0)
             {
                 return Err(ApiError::missing_permissions());
+            }
+            if let Some(sent) = messages::sent_with_nonce(st, c, &body.json) {
+                return Ok(Ok_::Json(200, sent));
             }
             let mut msg = messages::blank(st, c);
             messages::apply(

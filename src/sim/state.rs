@@ -296,6 +296,7 @@ pub(crate) struct State {
     pub ready_count: usize,
     pub resume_attempts: usize,
     pub identify_payloads: Vec<Value>,
+    pub outage: super::outage::GatewayFaults,
 }
 
 /// Why a reaction could not be added/removed.
@@ -338,6 +339,7 @@ impl State {
             ready_count: 0,
             resume_attempts: 0,
             identify_payloads: Vec::new(),
+            outage: Default::default(),
         };
         let bot_name = st.config.bot_name.clone();
         let joined = now_ms().saturating_sub(86_400_000);
@@ -411,7 +413,7 @@ impl State {
     /// Returns whether it was sent.
     pub(crate) fn dispatch(&mut self, t: &str, d: Value, intent: Option<u64>) -> bool {
         let Some(session) = self.session.as_mut() else {
-            return false;
+            return self.dispatch_detached(t, d, intent);
         };
         if let Some(intent) = intent {
             if session.intents & intent == 0 {
@@ -420,8 +422,9 @@ impl State {
         }
         session.seq += 1;
         let seq = session.seq;
-        let frame = json!({"op": 0, "s": seq, "t": t, "d": d});
-        if session.tx.send(Out::Text(frame.to_string())).is_err() {
+        let frame = json!({"op": 0, "s": seq, "t": t, "d": d}).to_string();
+        self.outage.sent(seq, t, &frame);
+        if session.tx.send(Out::Text(frame)).is_err() {
             return false;
         }
         self.dispatched.push((seq, t.to_string()));

@@ -13,6 +13,7 @@
 //! | `open_sessions` | channel id                   | session id                  |
 //! | `open_rounds`   | message id                   | round id                    |
 //! | `voters`        | round id ++ pseudonym        | one [`VoterState`] byte     |
+//! | `pending_posts` | channel id                   | [`PendingPost`] as JSON     |
 //!
 //! Invariants: per-voter records exist only for open rounds (closing a round or ending a
 //! session removes them, and [`Store::open`] sweeps leftovers of an interrupted close); at most
@@ -114,6 +115,40 @@ pub struct NewRound {
     pub opened_at: Timestamp,
 }
 
+/// A statement about to be posted: stored before the message is sent, removed when its round
+/// is recorded. One left over means the bot stopped in between; the post is completed on the
+/// next ready (the nonce makes Discord return the message already sent instead of a new one).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PendingPost {
+    pub nonce: String,
+    pub content: String,
+    pub session_id: SessionId,
+    pub statement_id: String,
+    pub position: u32,
+    pub deck_size: u32,
+    pub text: String,
+    pub wording: Wording,
+    pub channel_id: u64,
+    pub opened_at: Timestamp,
+}
+
+impl PendingPost {
+    /// The round it becomes once the message is there.
+    pub fn round(&self, message_id: u64) -> NewRound {
+        NewRound {
+            session_id: self.session_id,
+            statement_id: self.statement_id.clone(),
+            position: self.position,
+            deck_size: self.deck_size,
+            text: self.text.clone(),
+            wording: self.wording.clone(),
+            channel_id: self.channel_id,
+            message_id,
+            opened_at: self.opened_at,
+        }
+    }
+}
+
 /// A handle to the database; cheap to clone (an `Arc` inside), safe to share between tasks.
 #[derive(Clone)]
 pub struct Store {
@@ -129,6 +164,7 @@ struct Inner {
     open_sessions: sled::Tree,
     open_rounds: sled::Tree,
     voters: sled::Tree,
+    pending_posts: sled::Tree,
     flushes: AtomicU64,
     /// Why writing failed, while it does (see [`Store::write_failure`]).
     write_failure: tokio::sync::watch::Sender<Option<String>>,
@@ -171,6 +207,7 @@ impl Store {
                 open_sessions: tree("open_sessions")?,
                 open_rounds: tree("open_rounds")?,
                 voters: tree("voters")?,
+                pending_posts: tree("pending_posts")?,
                 db,
                 flushes: AtomicU64::new(0),
                 write_failure: tokio::sync::watch::Sender::new(None),
@@ -394,21 +431,58 @@ impl Store {
         };
         let json = serde_json::to_vec(&round).expect("rounds serialize");
         let id = round.id.0.to_be_bytes();
-        // All three or none: a round must never exist without its indexes.
+        // All three or none: a round must never exist without its indexes; and the post it
+        // completes is no longer pending.
         (
             &self.inner.rounds,
             &self.inner.session_rounds,
             &self.inner.open_rounds,
+            &self.inner.pending_posts,
         )
-            .transaction(|(rounds, session_rounds, open_rounds)| {
+            .transaction(|(rounds, session_rounds, open_rounds, pending_posts)| {
                 rounds.insert(&id, json.as_slice())?;
                 session_rounds.insert(&pair_key(round.session_id.0, round.id.0), &[])?;
                 open_rounds.insert(&round.message_id.to_be_bytes(), &id)?;
+                pending_posts.remove(&round.channel_id.to_be_bytes())?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(|e| self.tx_err(e))?;
         self.flush_marked()?;
         Ok(round)
+    }
+
+    /// Remember a statement about to be posted (replacing any earlier one of its channel).
+    /// Durable on return.
+    pub fn begin_post(&self, post: &PendingPost) -> Result<()> {
+        let json = serde_json::to_vec(post).expect("pending posts serialize");
+        self.inner
+            .pending_posts
+            .insert(post.channel_id.to_be_bytes(), json)
+            .map_err(|e| self.err(e))?;
+        self.flush()
+    }
+
+    /// Forget a channel's pending post (it failed, or it cannot be completed). Durable on
+    /// return.
+    pub fn drop_post(&self, channel_id: u64) -> Result<()> {
+        self.inner
+            .pending_posts
+            .remove(channel_id.to_be_bytes())
+            .map_err(|e| self.err(e))?;
+        self.flush()
+    }
+
+    /// Posts begun and not recorded as rounds (the bot stopped in between).
+    pub fn pending_posts(&self) -> Result<Vec<PendingPost>> {
+        self.inner
+            .pending_posts
+            .iter()
+            .values()
+            .map(|bytes| {
+                let bytes = bytes.map_err(|e| self.err(e))?;
+                self.decode("pending post", &bytes)
+            })
+            .collect()
     }
 
     /// Close a round with its final online count; its per-voter records are removed.

@@ -391,3 +391,40 @@ fn a_different_voter_key_is_taken_over_when_no_round_is_open() {
         Err(StoreError::WrongVoterKey { .. })
     ));
 }
+
+#[test]
+fn a_pending_post_survives_a_reopen_and_goes_with_its_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stemkaart.db");
+    let store = Store::open(&path).unwrap();
+    let session = store.create_session(new_session(55, "Arnhem")).unwrap();
+    let round = new_round(session.id, 1, 900);
+    let pending = PendingPost {
+        nonce: "abc123".into(),
+        content: "**Stelling 1/3**".into(),
+        session_id: session.id,
+        statement_id: round.statement_id.clone(),
+        position: round.position,
+        deck_size: round.deck_size,
+        text: round.text.clone(),
+        wording: round.wording.clone(),
+        channel_id: 55,
+        opened_at: round.opened_at,
+    };
+    store.begin_post(&pending).unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.pending_posts().unwrap(),
+        std::slice::from_ref(&pending)
+    );
+    let opened = store.open_round(pending.round(900)).unwrap();
+    assert_eq!((opened.message_id, opened.position), (900, 1));
+    assert!(
+        store.pending_posts().unwrap().is_empty(),
+        "recorded with its round"
+    );
+    store.begin_post(&pending).unwrap();
+    store.drop_post(55).unwrap();
+    assert!(store.pending_posts().unwrap().is_empty());
+}

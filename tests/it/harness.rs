@@ -26,8 +26,10 @@ pub struct Harness {
     /// full disk.
     pub file_size_limit: Option<u64>,
     child: Option<Child>,
+    /// Reads the running bot's stderr into `log`; joined when the bot ends, so that `log`
+    /// then holds all it wrote.
+    reader: Option<std::thread::JoinHandle<()>>,
     log: Arc<Mutex<Vec<String>>>,
-    starts: usize,
 }
 
 impl Harness {
@@ -38,9 +40,15 @@ impl Harness {
     }
 
     pub async fn start_env(extra_env: Vec<(String, String)>) -> Harness {
+        Self::start_with(SimConfig::default(), extra_env).await
+    }
+
+    /// [`Harness::start_env`] with the server configured by `config` (commands are never
+    /// hidden from ordinary members, whatever it says).
+    pub async fn start_with(config: SimConfig, extra_env: Vec<(String, String)>) -> Harness {
         let config = SimConfig {
             enforce_command_permissions: false,
-            ..SimConfig::default()
+            ..config
         };
         let sim = Sim::start_with(config).await.expect("start the server");
         let channel = sim.new_channel("workshop");
@@ -55,8 +63,8 @@ impl Harness {
             extra_env,
             file_size_limit: None,
             child: None,
+            reader: None,
             log: Arc::default(),
-            starts: 0,
         };
         harness.spawn_bot().await;
         harness
@@ -90,6 +98,13 @@ impl Harness {
     /// Start the bot process and wait until it is ready (reactions forwarded, commands
     /// registered, open rounds reconciled).
     pub async fn spawn_bot(&mut self) {
+        let readies = self.log_count(READY);
+        self.launch_bot();
+        self.wait_log(READY, readies + 1).await;
+    }
+
+    /// Start the bot process without waiting for anything.
+    pub fn launch_bot(&mut self) {
         assert!(self.child.is_none(), "the bot is already running");
         let mut command = self.bot_command();
         if let Some(limit) = self.file_size_limit {
@@ -99,15 +114,24 @@ impl Harness {
         let mut child = command.spawn().expect("start stemkaart run");
         let stderr = child.stderr.take().unwrap();
         let log = self.log.clone();
-        std::thread::spawn(move || {
+        self.reader = Some(std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 log.lock().unwrap().push(line);
             }
-        });
+        }));
         self.child = Some(child);
-        self.starts += 1;
-        let starts = self.starts;
-        self.wait_log(READY, starts).await;
+    }
+
+    /// The bot's database folder.
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("data").join("stemkaart.db")
+    }
+
+    /// Wait for the ended bot's stderr to be read to the end.
+    fn join_reader(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
     }
 
     /// Wait until the bot has logged `needle` at least `n` times.
@@ -155,6 +179,7 @@ impl Harness {
         let mut child = self.child.take().expect("the bot is running");
         child.kill().unwrap();
         child.wait().unwrap();
+        self.join_reader();
     }
 
     /// A polite stop (SIGTERM), waiting for the process to end.
@@ -166,6 +191,7 @@ impl Harness {
             .unwrap();
         assert!(status.success());
         let status = child.wait().unwrap();
+        self.join_reader();
         assert!(
             status.success(),
             "the bot ended with {status}:\n{}",
