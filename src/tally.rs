@@ -24,6 +24,16 @@
 //! message is posted, and events on unknown messages of that channel are kept until
 //! [`TallyHandle::opened`] says which message it was.
 //!
+//! **Durability log (opt-in, for benchmarks).** With `STEMKAART_DURABLE_LOG=<file>` set, the
+//! task appends a line `<unix-nanos> <events-durable>` to that file after every group commit
+//! that made events durable: the first `events-durable` vote events it was given
+//! ([`TallyHandle::reaction`] and [`TallyHandle::event`] calls, i.e. every reaction event the
+//! Discord layer forwarded, in gateway order, whether it changed a vote or not) are applied and
+//! on disk as of `unix-nanos` (wall clock, taken after the flush returned). A line is written
+//! only when no event is held back (by a reconciliation or a statement being posted), so every
+//! counted event has really been applied. No ids of any kind go into the file. See
+//! `benches/ingest.rs`.
+//!
 //! Raw user ids live only in memory here: they are turned into pseudonyms (with the round's
 //! secret, see [`crate::round_keys`]) before anything is stored, and passed on, never stored,
 //! to the best-effort cleanup of superseded reactions.
@@ -40,6 +50,9 @@ use tokio::sync::{mpsc, oneshot};
 
 /// The most queued messages applied in one batch (one flush).
 pub const MAX_BATCH: usize = 4096;
+
+/// The variable naming the durability log file (see the module doc).
+pub const DURABLE_LOG_ENV: &str = "STEMKAART_DURABLE_LOG";
 
 /// A reaction event as it came from the gateway.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,6 +157,46 @@ pub enum TallyError {
     Store(#[from] StoreError),
     #[error(transparent)]
     RoundKeys(#[from] RoundKeyError),
+    #[error("cannot open the durability log {path}: {source}")]
+    DurableLog {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The opt-in durability log: `<unix-nanos> <events-durable>` lines (see the module doc).
+struct DurableLog {
+    file: std::io::BufWriter<std::fs::File>,
+    last: u64,
+}
+
+impl DurableLog {
+    fn open(path: &std::path::Path) -> std::io::Result<DurableLog> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(DurableLog {
+            file: std::io::BufWriter::new(file),
+            last: 0,
+        })
+    }
+
+    /// Note that the first `events` events are durable now (nothing when none are new).
+    fn durable(&mut self, events: u64) {
+        use std::io::Write;
+        if events == self.last {
+            return;
+        }
+        self.last = events;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let written = writeln!(self.file, "{nanos} {events}").and_then(|()| self.file.flush());
+        if let Err(err) = written {
+            tracing::warn!("could not write the durability log: {err}");
+        }
+    }
 }
 
 impl TallyHandle {
@@ -156,7 +209,33 @@ impl TallyHandle {
         round_keys: Arc<RoundKeys>,
         cleanup: Option<mpsc::Sender<Cleanup>>,
     ) -> Result<TallyHandle, TallyError> {
+        Self::start_logged(store, key, round_keys, cleanup, None)
+    }
+
+    /// [`TallyHandle::start`], appending `<unix-nanos> <events-durable>` lines to
+    /// `durable_log` after each group commit (see the module doc). The file is created or
+    /// appended to.
+    pub fn start_logged(
+        store: Store,
+        key: VoterKey,
+        round_keys: Arc<RoundKeys>,
+        cleanup: Option<mpsc::Sender<Cleanup>>,
+        durable_log: Option<&std::path::Path>,
+    ) -> Result<TallyHandle, TallyError> {
+        let durable_log = match durable_log {
+            Some(path) => {
+                Some(
+                    DurableLog::open(path).map_err(|source| TallyError::DurableLog {
+                        path: path.to_path_buf(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
         let mut task = Task {
+            durable_log,
+            events_received: 0,
             store,
             key,
             round_keys,
@@ -300,6 +379,9 @@ impl OpenRound {
 type Changes = Vec<(RoundId, Pseudonym, VoterState)>;
 
 struct Task {
+    /// The opt-in durability log, and how many vote events were received so far.
+    durable_log: Option<DurableLog>,
+    events_received: u64,
     store: Store,
     key: VoterKey,
     round_keys: Arc<RoundKeys>,
@@ -325,7 +407,10 @@ impl Task {
             for msg in batch.drain(..) {
                 match msg {
                     Msg::Ready { bot_user_id } => self.bot_user_id = Some(bot_user_id),
-                    Msg::Event(event) => self.event(event, &mut changes),
+                    Msg::Event(event) => {
+                        self.events_received += 1;
+                        self.event(event, &mut changes)
+                    }
                     Msg::Posting { channel_id } => {
                         self.posting.entry(channel_id).or_default();
                     }
@@ -369,6 +454,15 @@ impl Task {
                     changes.len()
                 );
                 self.unsaved = changes;
+            } else if self.durable_log.is_some() {
+                let nothing_held = self.held.values().all(Vec::is_empty)
+                    && self.posting.values().all(Vec::is_empty);
+                if nothing_held {
+                    let received = self.events_received;
+                    if let Some(log) = self.durable_log.as_mut() {
+                        log.durable(received);
+                    }
+                }
             }
             for reply in after_flush {
                 let _ = reply.send(());

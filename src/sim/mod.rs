@@ -18,6 +18,9 @@
 //! - `commands.rs`: command registration validation and building interactions from the
 //!   registered definitions.
 //! - `payloads.rs`: the JSON objects on the wire (user, member, guild, message, interaction).
+//! - `bulk.rs`: load-test traffic — many reaction changes or interactions queued at once,
+//!   each stamped when it actually left the server ([`Sim::react_bulk`],
+//!   [`Sim::commands_bulk`]).
 //!
 //! Typical use (a serenity client in-process; the demo runs the real bot binary instead):
 //!
@@ -44,6 +47,7 @@
 //! What is deliberately *not* simulated: rate limits (no 429s), zlib/ETF encodings, sharding,
 //! message content of users (the bot has no message intent), voice, threads, DMs.
 
+mod bulk;
 mod commands;
 mod gateway;
 mod messages;
@@ -59,6 +63,7 @@ use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+pub use bulk::{BulkCommand, BulkReaction, BulkSend};
 use state::{random_hex, snowflake_ms, ChannelRec, InteractionRec, Out, RoleRec, State, UserRec};
 
 /// Discord permission bits used by the simulator (same values as serenity's `Permissions`).
@@ -563,56 +568,8 @@ impl Sim {
         focused: Option<&str>,
     ) -> anyhow::Result<u64> {
         let mut st = self.lock();
-        sync_user(&mut st, user);
-        let channel = st
-            .channel(channel_id)
-            .cloned()
-            .ok_or_else(|| anyhow!("unknown channel {channel_id}"))?;
-        if !st.is_connected() {
-            bail!("/{command}: no bot is connected to the gateway");
-        }
-        let inv = commands::invocation(&st, command, options, focused)?;
-        let urec = st.users[&user.id].clone();
-        if st.config.enforce_command_permissions {
-            if let Some(required) = inv.default_member_permissions {
-                let have = st.member_permissions(&urec);
-                let ok = if required == 0 {
-                    have & perms::ADMINISTRATOR != 0
-                } else {
-                    have & required == required
-                };
-                if !ok {
-                    bail!(
-                        "/{command}: {} lacks the command's default_member_permissions {required} \
-                         (Discord would not offer the command to them)",
-                        user.name
-                    );
-                }
-            }
-        }
-        let id = st.next_id();
-        let token = interaction_token(id);
-        let payload = payloads::interaction(&st, id, &token, kind, &channel, &urec, inv.data);
-        st.interactions.insert(
-            id,
-            InteractionRec {
-                id,
-                token: token.clone(),
-                kind,
-                channel_id,
-                user_id: user.id,
-                command_name: inv.name,
-                dispatched_at: Instant::now(),
-                response: None,
-                expired: false,
-                original_message_id: None,
-                loading: false,
-                answered: false,
-                followups: Vec::new(),
-                errors: Vec::new(),
-            },
-        );
-        st.interaction_tokens.insert(token, id);
+        let (id, payload) =
+            prepare_interaction(&mut st, kind, channel_id, user, command, options, focused)?;
         if !st.dispatch("INTERACTION_CREATE", payload, None) {
             bail!("/{command}: could not dispatch INTERACTION_CREATE");
         }
@@ -686,6 +643,16 @@ impl Sim {
         defer_timeout: Duration,
     ) -> anyhow::Result<Reply> {
         let id = self.start_interaction(2, channel_id, user, command, &options, None)?;
+        self.final_answer(id, command, defer_timeout).await
+    }
+
+    /// The final answer of command interaction `id` (see [`Sim::command`]).
+    async fn final_answer(
+        &self,
+        id: u64,
+        command: &str,
+        defer_timeout: Duration,
+    ) -> anyhow::Result<Reply> {
         let response = self.wait_callback(id, command).await?;
         let deferred = match response {
             state::Response::Message => false,
@@ -874,6 +841,70 @@ impl Sim {
     pub async fn serve_forever(&self) {
         std::future::pending::<()>().await;
     }
+}
+
+/// Check and record a new interaction of `user` in `channel_id` (kind 2 = command,
+/// 4 = autocomplete); returns its id and the INTERACTION_CREATE payload, not yet dispatched.
+fn prepare_interaction(
+    st: &mut State,
+    kind: u64,
+    channel_id: u64,
+    user: &SimUser,
+    command: &str,
+    options: &Value,
+    focused: Option<&str>,
+) -> anyhow::Result<(u64, Value)> {
+    sync_user(st, user);
+    let channel = st
+        .channel(channel_id)
+        .cloned()
+        .ok_or_else(|| anyhow!("unknown channel {channel_id}"))?;
+    if !st.is_connected() {
+        bail!("/{command}: no bot is connected to the gateway");
+    }
+    let inv = commands::invocation(st, command, options, focused)?;
+    let urec = st.users[&user.id].clone();
+    if st.config.enforce_command_permissions {
+        if let Some(required) = inv.default_member_permissions {
+            let have = st.member_permissions(&urec);
+            let ok = if required == 0 {
+                have & perms::ADMINISTRATOR != 0
+            } else {
+                have & required == required
+            };
+            if !ok {
+                bail!(
+                    "/{command}: {} lacks the command's default_member_permissions {required} \
+                     (Discord would not offer the command to them)",
+                    user.name
+                );
+            }
+        }
+    }
+    let id = st.next_id();
+    let token = interaction_token(id);
+    let payload = payloads::interaction(st, id, &token, kind, &channel, &urec, inv.data);
+    st.interactions.insert(
+        id,
+        InteractionRec {
+            id,
+            token: token.clone(),
+            kind,
+            channel_id,
+            user_id: user.id,
+            command_name: inv.name,
+            dispatched_at: Instant::now(),
+            response: None,
+            expired: false,
+            original_message_id: None,
+            loading: false,
+            answered: false,
+            followups: Vec::new(),
+            errors: Vec::new(),
+        },
+    );
+    st.interaction_tokens.insert(token, id);
+    Ok((id, payload))
 }
 
 /// Create or update the state's record of a test user.
