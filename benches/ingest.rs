@@ -396,6 +396,18 @@ async fn ingest(
     let before = reaction_events(sim);
     wait_durable(durable, before, Duration::from_secs(30)).await;
 
+    // INGEST_PERF=<file>: record a CPU profile of the bot during the stream (needs `perf`).
+    let perf = std::env::var("INGEST_PERF").ok().map(|out| {
+        let child = Command::new("perf")
+            .args(["record", "-F", "999", "--call-graph", "dwarf,16384", "-o", &out, "-p"])
+            .arg(bot.pid().to_string())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("perf record");
+        std::thread::sleep(Duration::from_millis(300));
+        child
+    });
+    let (bot_cpu, server_cpu) = (cpu_seconds(Some(bot.pid())), cpu_seconds(None));
     let sent = sim.react_bulk(&bulk).unwrap();
     assert!(
         sent.skipped.is_empty(),
@@ -404,6 +416,14 @@ async fn ingest(
     );
     sent.wait_sent(Duration::from_secs(300)).await.unwrap();
     let lines = wait_durable(durable, before + bulk.len(), Duration::from_secs(300)).await;
+    let bot_cpu = cpu_seconds(Some(bot.pid())) - bot_cpu;
+    let server_cpu = cpu_seconds(None) - server_cpu;
+    if let Some(mut perf) = perf {
+        let _ = Command::new("kill")
+            .args(["-INT", &perf.id().to_string()])
+            .status();
+        let _ = perf.wait();
+    }
     let (peak_kib, rss_kib) = rss_kib(bot.pid());
     let dropped = bot.count(DROPPED);
     let stamps = sent.stamps();
@@ -449,6 +469,11 @@ async fn ingest(
             quantile(&latencies, 0.5),
             quantile(&latencies, 0.99),
             latencies.last().unwrap()
+        ),
+        format!(
+            "  CPU time per event: bot {:.1} us, server (this process) {:.1} us",
+            bot_cpu * 1e6 / bulk.len() as f64,
+            server_cpu * 1e6 / bulk.len() as f64
         ),
         format!(
             "  bot peak RSS (VmHWM) {:.1} MiB (VmRSS at the end {:.1} MiB); payloads serenity dropped: {dropped}",
@@ -581,10 +606,13 @@ async fn ceiling_run(stream: &Stream) -> Ceiling {
         }
     });
     wait_line(&mut rx, "ready").await;
+    let (client_cpu, server_cpu) = (cpu_seconds(Some(child.id())), cpu_seconds(None));
     let sent = sim.react_bulk(&bulk).unwrap();
     assert!(sent.skipped.is_empty());
     sent.wait_sent(Duration::from_secs(300)).await.unwrap();
     let done: u64 = wait_line(&mut rx, "done").await.parse().unwrap();
+    let client_cpu = cpu_seconds(Some(child.id())) - client_cpu;
+    let server_cpu = cpu_seconds(None) - server_cpu;
     let (peak_kib, _) = rss_kib(child.id());
     let _ = child.kill();
     let _ = child.wait();
@@ -606,6 +634,11 @@ async fn ceiling_run(stream: &Stream) -> Ceiling {
             "  client counted every event {:.0} ms after the first left the server: {rate:.0} events/s; peak RSS {:.1} MiB",
             span * 1e3,
             peak_kib as f64 / 1024.0
+        ),
+        format!(
+            "  CPU time per event: client {:.1} us, server (this process) {:.1} us",
+            client_cpu * 1e6 / bulk.len() as f64,
+            server_cpu * 1e6 / bulk.len() as f64
         ),
     ];
     for l in &lines {

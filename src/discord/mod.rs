@@ -73,7 +73,6 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let bot = handler::Bot::new(&settings);
     let mut client = ClientBuilder::new_with_http(http.build(), intents())
         .event_handler(bot.clone())
-        .raw_event_handler(handler::Watch)
         .await
         .context("cannot set up the Discord client")?;
     let http = client.http.clone();
