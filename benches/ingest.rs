@@ -450,11 +450,7 @@ async fn ingest(
     let rate = bulk.len() as f64 / span;
     let server_rate = bulk.len() as f64 / ((last_sent - first_sent) as f64 / 1e9);
 
-    // No chance to close or reconcile anything: what is on disk now is what counted.
-    bot.kill9();
-    let (lost, unexpected, tallies) = check_store(sim, db, stream, &messages, &users);
-
-    let lines = vec![
+    let mut lines = vec![
         format!(
             "  server sent every event in {:.0} ms ({server_rate:.0} events/s)",
             (last_sent - first_sent) as f64 / 1e6
@@ -480,14 +476,20 @@ async fn ingest(
             peak_kib as f64 / 1024.0,
             rss_kib as f64 / 1024.0
         ),
-        format!(
-            "  after SIGKILL, database vs the server's reaction lists: {lost} votes lost or wrong, \
-             {unexpected} unexpected voter records; tallies {tallies}"
-        ),
     ];
     for l in &lines {
         println!("{l}");
     }
+    // No chance to close or reconcile anything: what is on disk now is what counted.
+    bot.kill9();
+    let (lost, unexpected, tallies) = check_store(sim, db, stream, &messages, &users);
+
+    let check = format!(
+        "  after SIGKILL, database vs the server's reaction lists: {lost} votes lost or wrong, \
+         {unexpected} unexpected voter records; tallies {tallies}"
+    );
+    println!("{check}");
+    lines.push(check);
     Outcome { rate, lost, lines }
 }
 
