@@ -399,7 +399,16 @@ async fn ingest(
     // INGEST_PERF=<file>: record a CPU profile of the bot during the stream (needs `perf`).
     let perf = std::env::var("INGEST_PERF").ok().map(|out| {
         let child = Command::new("perf")
-            .args(["record", "-F", "999", "--call-graph", "dwarf,16384", "-o", &out, "-p"])
+            .args([
+                "record",
+                "-F",
+                "999",
+                "--call-graph",
+                "dwarf,16384",
+                "-o",
+                &out,
+                "-p",
+            ])
             .arg(bot.pid().to_string())
             .stdout(Stdio::null())
             .spawn()

@@ -151,9 +151,8 @@ pub fn init_logging(default: &str) {
     // tungstenite uses for every frame) have no callsite whose interest could be cached, so
     // without the hint every one of them would reach this filter; with it, `log` drops them
     // before they are even formatted.
-    let hint = tracing_subscriber::layer::Filter::<tracing_subscriber::Registry>::max_level_hint(
-        &wanted,
-    );
+    let hint =
+        tracing_subscriber::layer::Filter::<tracing_subscriber::Registry>::max_level_hint(&wanted);
     let mut private = tracing_subscriber::filter::filter_fn(|meta| {
         let target = meta.target();
         let payloads = PAYLOAD_LOGGERS.iter().any(|crate_name| {

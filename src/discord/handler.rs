@@ -15,8 +15,7 @@ use crate::workshop::{now, Which, Workshop, WorkshopError};
 use serenity::all::{
     CollectorCallback, CommandInteraction, Context, CreateAttachment, CreateAutocompleteResponse,
     CreateInteractionResponse, CreateInteractionResponseMessage, EditInteractionResponse, Event,
-    EventHandler, GuildId, Interaction, Permissions, Reaction, ReactionType,
-    Ready,
+    EventHandler, GuildId, Interaction, Permissions, Reaction, ReactionType, Ready,
 };
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
