@@ -5,4 +5,5 @@ mod charts;
 mod cli;
 mod demo;
 mod harness;
+mod load;
 mod sim;
