@@ -211,14 +211,13 @@ impl Sim {
                 };
                 let (user, message, channel) = (e.user_id, e.message_id, e.channel_id);
                 let d = if e.added {
-                    if !members.contains_key(&user) {
-                        let member = st
-                            .users
+                    let member = members.entry(user).or_insert_with(|| {
+                        st.users
                             .get(&user)
-                            .map(|u| payloads::member(&st, u, false).to_string());
-                        members.insert(user, member.unwrap_or_default());
-                    }
-                    let member = match members[&user].as_str() {
+                            .map(|u| payloads::member(&st, u, false).to_string())
+                            .unwrap_or_default()
+                    });
+                    let member = match member.as_str() {
                         "" => String::new(),
                         m => format!(r#","member":{m}"#),
                     };

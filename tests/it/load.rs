@@ -42,7 +42,7 @@ async fn a_bulk_stream_is_durable_when_the_log_says_so_and_survives_kill_9() {
                 ),
                 (VoterState::One(c), 0 | 1) => (c.other(), true),
                 (VoterState::One(c), _) => (c, false),
-                (VoterState::Both { latest }, 0 | 1 | 2) => (latest.other(), false),
+                (VoterState::Both { latest }, 0..=2) => (latest.other(), false),
                 (VoterState::Both { latest }, _) => (latest, false),
                 (VoterState::BothUnknownOrder, _) => unreachable!(),
             };
