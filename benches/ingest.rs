@@ -19,8 +19,13 @@
 //! colour itself and the server sends exactly the pushed stream (with it, every change of mind
 //! would add a REST call and a removal event).
 //!
+//! Steps 2 and 3 are repeated `INGEST_RUNS` (3) times, each with a fresh server, database and
+//! bot, alternating bot and ceiling so both see the same machine; the summary gives every run
+//! and the medians (on a shared machine single runs vary).
+//!
 //! Run: `cargo bench --bench ingest`; smaller: `INGEST_EVENTS=5000 INGEST_USERS=500
-//! BURST_CHANNELS=5 cargo bench --bench ingest`. `INGEST_SEED` changes the stream.
+//! BURST_CHANNELS=5 INGEST_RUNS=1 cargo bench --bench ingest`. `INGEST_SEED` changes the
+//! stream; `INGEST_PERF=<file>` records a `perf` profile of the bot during the stream.
 
 mod common;
 
@@ -61,56 +66,81 @@ async fn run() {
     let rounds_n = param("INGEST_ROUNDS", 10);
     let burst_n = param("BURST_CHANNELS", 50);
     let seed = param("INGEST_SEED", 20261129) as u64;
+    let runs_n = param("INGEST_RUNS", 3).max(1);
     let mut summary = machine();
     summary.push(format!(
         "command:  cargo bench --bench ingest  (INGEST_EVENTS={events_n} INGEST_USERS={users_n} \
-         INGEST_ROUNDS={rounds_n} BURST_CHANNELS={burst_n} INGEST_SEED={seed})"
+         INGEST_ROUNDS={rounds_n} INGEST_RUNS={runs_n} BURST_CHANNELS={burst_n} INGEST_SEED={seed})"
     ));
     summary.push(format!("bot:      {}", stemkaart_bin().display()));
     for line in &summary {
         println!("{line}");
     }
 
-    let sim = Sim::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("stemkaart.db");
-    let durable = dir.path().join("durable.log");
-    let statements = Path::new(env!("CARGO_MANIFEST_DIR")).join("statements");
-    let bot = Bot::start(
-        &sim,
-        &db,
-        &statements,
-        &[("STEMKAART_DURABLE_LOG", durable.display().to_string())],
-    )
-    .await;
-    let host = sim
-        .user("gespreksleider")
-        .permissions(perms::MEMBER_DEFAULT | perms::MANAGE_GUILD);
-
-    if burst_n > 0 {
-        summary.push(String::new());
-        summary.extend(burst(&sim, &host, burst_n).await);
-    }
-
-    summary.push(String::new());
     let stream = Stream::generate(events_n, users_n, rounds_n, seed);
+    let statements = Path::new(env!("CARGO_MANIFEST_DIR")).join("statements");
+    let mut runs = Vec::new();
+    for run in 1..=runs_n {
+        // Every run: a fresh server, database and bot; then the ceiling on its own server.
+        let sim = Sim::start().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("stemkaart.db");
+        let durable = dir.path().join("durable.log");
+        let bot = Bot::start(
+            &sim,
+            &db,
+            &statements,
+            &[("STEMKAART_DURABLE_LOG", durable.display().to_string())],
+        )
+        .await;
+        let host = sim
+            .user("gespreksleider")
+            .permissions(perms::MEMBER_DEFAULT | perms::MANAGE_GUILD);
+        if run == 1 && burst_n > 0 {
+            summary.push(String::new());
+            summary.extend(burst(&sim, &host, burst_n).await);
+        }
+        println!("run {run} of {runs_n}");
+        let ours = ingest(&sim, &host, bot, &db, &durable, &stream).await;
+        let ceiling = ceiling_run(&stream).await;
+        if run == 1 {
+            summary.push(String::new());
+            summary.push(format!(
+                "ingest:   {events_n} reaction events ({} adds, {} removes) from {users_n} members over \
+                 {rounds_n} open rounds; run 1 of {runs_n} in full:",
+                stream.events.iter().filter(|e| e.added).count(),
+                stream.events.iter().filter(|e| !e.added).count(),
+            ));
+            summary.extend(ours.lines.clone());
+            summary.extend(ceiling.lines.clone());
+            summary.push(String::new());
+        }
+        runs.push((ours, ceiling));
+    }
     summary.push(format!(
-        "ingest:   {events_n} reaction events ({} adds, {} removes) from {users_n} members over \
-         {rounds_n} open rounds",
-        stream.events.iter().filter(|e| e.added).count(),
-        stream.events.iter().filter(|e| !e.added).count(),
+        "runs:     bot events/s | ceiling events/s | ratio | latency p50 / p99 | votes lost"
     ));
-    let ours = ingest(&sim, &host, bot, &db, &durable, &stream).await;
-    summary.extend(ours.lines.clone());
-
-    summary.push(String::new());
-    let ceiling = ceiling_run(&stream).await;
-    summary.extend(ceiling.lines);
+    for (i, (ours, ceiling)) in runs.iter().enumerate() {
+        summary.push(format!(
+            "  run {}: {:>6.0} | {:>6.0} | {:>3.0} % | {:.0} / {:.0} ms | {}",
+            i + 1,
+            ours.rate,
+            ceiling.rate,
+            100.0 * ours.rate / ceiling.rate,
+            ours.p50,
+            ours.p99,
+            ours.lost
+        ));
+    }
+    let ratios = sorted(runs.iter().map(|(o, c)| 100.0 * o.rate / c.rate).collect());
+    let rates = sorted(runs.iter().map(|(o, _)| o.rate).collect());
+    let ceilings = sorted(runs.iter().map(|(_, c)| c.rate).collect());
     summary.push(format!(
-        "ratio:    bot {:.0} / ceiling {:.0} events/s = {:.0} % of the ceiling (goal >= 80 %)",
-        ours.rate,
-        ceiling.rate,
-        100.0 * ours.rate / ceiling.rate
+        "ratio:    median of {runs_n} runs: bot {:.0} / ceiling {:.0} events/s; median ratio {:.0} % \
+         of the ceiling (goal >= 80 %)",
+        quantile(&rates, 0.5),
+        quantile(&ceilings, 0.5),
+        quantile(&ratios, 0.5)
     ));
 
     println!();
@@ -119,7 +149,8 @@ async fn run() {
         println!("{line}");
     }
     println!("==============================================");
-    assert_eq!(ours.lost, 0, "votes were lost");
+    let lost: usize = runs.iter().map(|(o, _)| o.lost).sum();
+    assert_eq!(lost, 0, "votes were lost");
 }
 
 // ------------------------------------------------------------------ burst of facilitators
@@ -311,6 +342,8 @@ impl Stream {
 
 struct Outcome {
     rate: f64,
+    p50: f64,
+    p99: f64,
     lost: usize,
     lines: Vec<String>,
 }
@@ -499,7 +532,13 @@ async fn ingest(
     );
     println!("{check}");
     lines.push(check);
-    Outcome { rate, lost, lines }
+    Outcome {
+        rate,
+        p50: quantile(&latencies, 0.5),
+        p99: quantile(&latencies, 0.99),
+        lost,
+        lines,
+    }
 }
 
 /// Open the database the killed bot left and compare every member's stored state in every
