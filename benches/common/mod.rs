@@ -159,7 +159,7 @@ impl Bot {
                 "bot not ready:\n{}",
                 bot.log_text()
             );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
         bot
     }
