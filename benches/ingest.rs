@@ -117,9 +117,10 @@ async fn run() {
         }
         runs.push((ours, ceiling));
     }
-    summary.push(format!(
+    summary.push(
         "runs:     bot events/s | ceiling events/s | ratio | latency p50 / p99 | votes lost"
-    ));
+            .to_string(),
+    );
     for (i, (ours, ceiling)) in runs.iter().enumerate() {
         summary.push(format!(
             "  run {}: {:>6.0} | {:>6.0} | {:>3.0} % | {:.0} / {:.0} ms | {}",
