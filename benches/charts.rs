@@ -80,6 +80,8 @@ fn comparison() -> CompareChart {
             })
             .collect(),
         footnote: Some("Gesimuleerde gegevens (benchmark)".into()),
+        left_out: 0,
+        merged_sessions: None,
     }
 }
 

@@ -147,13 +147,24 @@ pub fn init_logging(default: &str) {
     use tracing_subscriber::Layer;
     let wanted = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let private = tracing_subscriber::filter::filter_fn(|meta| {
+    // Allocation-free, and with the level hint of `wanted`: records of the `log` crate (which
+    // tungstenite uses for every frame) have no callsite whose interest could be cached, so
+    // without the hint every one of them would reach this filter; with it, `log` drops them
+    // before they are even formatted.
+    let hint =
+        tracing_subscriber::layer::Filter::<tracing_subscriber::Registry>::max_level_hint(&wanted);
+    let mut private = tracing_subscriber::filter::filter_fn(|meta| {
         let target = meta.target();
         let payloads = PAYLOAD_LOGGERS.iter().any(|crate_name| {
-            target == *crate_name || target.starts_with(&format!("{crate_name}::"))
+            target
+                .strip_prefix(crate_name)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
         });
         !payloads || (!meta.is_span() && *meta.level() <= tracing::Level::INFO)
     });
+    if let Some(hint) = hint {
+        private = private.with_max_level_hint(hint);
+    }
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

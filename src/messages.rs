@@ -385,9 +385,18 @@ pub fn results_summary(lang: Language, session: &Session, rounds: &[Round]) -> S
 pub fn compare_summary(lang: Language, chart: &crate::charts::CompareChart) -> String {
     let sessions = chart.series.len();
     let statements = chart.groups.len();
-    match lang {
-        Language::Nl => format!("{}: {sessions} sessie(s), {statements} stelling(en). n = stemmen online en in de zaal.", chart.title),
-        Language::En => format!("{}: {sessions} session(s), {statements} statement(s). n = votes online and in the room.", chart.title),
+    let total = sessions + chart.left_out;
+    if let Some(merged) = chart.merged_sessions {
+        return match lang {
+            Language::Nl => format!("{}: {merged} sessies, per gemeente opgeteld ({sessions} balken). n = stemmen online en in de zaal.", chart.title),
+            Language::En => format!("{}: {merged} sessions, added up per municipality ({sessions} bars). n = votes online and in the room.", chart.title),
+        };
+    }
+    match (lang, chart.left_out) {
+        (Language::Nl, 0) => format!("{}: {sessions} sessie(s), {statements} stelling(en). n = stemmen online en in de zaal.", chart.title),
+        (Language::En, 0) => format!("{}: {sessions} session(s), {statements} statement(s). n = votes online and in the room.", chart.title),
+        (Language::Nl, _) => format!("{}: de laatste {sessions} van {total} sessies, {statements} stelling(en). n = stemmen online en in de zaal. Eén stelling over alle {total} sessies: /compare statement:<nummer>.", chart.title),
+        (Language::En, _) => format!("{}: the latest {sessions} of {total} sessions, {statements} statement(s). n = votes online and in the room. One statement across all {total} sessions: /compare statement:<number>.", chart.title),
     }
 }
 

@@ -7,9 +7,10 @@
 //! one person are never applied out of order, and a close sees exactly the events queued
 //! before it.
 //!
-//! The task takes whatever is queued (up to [`MAX_BATCH`]), applies it in memory, then writes
-//! all changed voter states with one flush ([`Store::apply_votes`]): durability costs one
-//! fsync per batch, not per vote. A vote counts once that flush returned.
+//! The task takes whatever is queued (up to [`MAX_BATCH`]; when reactions are among it, after
+//! letting more gather for [`COMMIT_WINDOW`]), applies it in memory, then writes all changed
+//! voter states with one flush ([`Store::apply_votes`]): durability costs one fsync per batch,
+//! not per vote. A vote counts once that flush returned.
 //!
 //! Reconciling with Discord's reaction lists is done in two steps so that the lists are never
 //! applied to a state newer than they are: [`TallyHandle::hold`] is queued *before* the lists
@@ -23,6 +24,16 @@
 //! while the round is still being recorded): [`TallyHandle::posting`] is queued before the
 //! message is posted, and events on unknown messages of that channel are kept until
 //! [`TallyHandle::opened`] says which message it was.
+//!
+//! **Durability log (opt-in, for benchmarks).** With `STEMKAART_DURABLE_LOG=<file>` set, the
+//! task appends a line `<unix-nanos> <events-durable>` to that file after every group commit
+//! that made events durable: the first `events-durable` vote events it was given
+//! ([`TallyHandle::reaction`] and [`TallyHandle::event`] calls, i.e. every reaction event the
+//! Discord layer forwarded, in gateway order, whether it changed a vote or not) are applied and
+//! on disk as of `unix-nanos` (wall clock, taken after the flush returned). A line is written
+//! only when no event is held back (by a reconciliation or a statement being posted), so every
+//! counted event has really been applied. No ids of any kind go into the file. See
+//! `benches/ingest.rs`.
 //!
 //! Raw user ids live only in memory here: they are turned into pseudonyms (with the round's
 //! secret, see [`crate::round_keys`]) before anything is stored, and passed on, never stored,
@@ -40,6 +51,17 @@ use tokio::sync::{mpsc, oneshot};
 
 /// The most queued messages applied in one batch (one flush).
 pub const MAX_BATCH: usize = 4096;
+
+/// How long the task lets reaction events gather once one has arrived, before it applies the
+/// batch and flushes. Under a stream of reactions the bot otherwise flushed every handful of
+/// events, and the flushes, not the votes, took the time: with the window, 100 000 events cost
+/// some hundreds of flushes instead of about ten thousand, the bot keeps up better and the
+/// latency to durable went down, not up (`cargo bench --bench ingest`, BENCHMARKS.md). A lone
+/// vote is durable about a millisecond later. Batches of commands alone do not wait.
+pub const COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// The variable naming the durability log file (see the module doc).
+pub const DURABLE_LOG_ENV: &str = "STEMKAART_DURABLE_LOG";
 
 /// A reaction event as it came from the gateway.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,6 +166,46 @@ pub enum TallyError {
     Store(#[from] StoreError),
     #[error(transparent)]
     RoundKeys(#[from] RoundKeyError),
+    #[error("cannot open the durability log {path}: {source}")]
+    DurableLog {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The opt-in durability log: `<unix-nanos> <events-durable>` lines (see the module doc).
+struct DurableLog {
+    file: std::io::BufWriter<std::fs::File>,
+    last: u64,
+}
+
+impl DurableLog {
+    fn open(path: &std::path::Path) -> std::io::Result<DurableLog> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(DurableLog {
+            file: std::io::BufWriter::new(file),
+            last: 0,
+        })
+    }
+
+    /// Note that the first `events` events are durable now (nothing when none are new).
+    fn durable(&mut self, events: u64) {
+        use std::io::Write;
+        if events == self.last {
+            return;
+        }
+        self.last = events;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let written = writeln!(self.file, "{nanos} {events}").and_then(|()| self.file.flush());
+        if let Err(err) = written {
+            tracing::warn!("could not write the durability log: {err}");
+        }
+    }
 }
 
 impl TallyHandle {
@@ -156,7 +218,33 @@ impl TallyHandle {
         round_keys: Arc<RoundKeys>,
         cleanup: Option<mpsc::Sender<Cleanup>>,
     ) -> Result<TallyHandle, TallyError> {
+        Self::start_logged(store, key, round_keys, cleanup, None)
+    }
+
+    /// [`TallyHandle::start`], appending `<unix-nanos> <events-durable>` lines to
+    /// `durable_log` after each group commit (see the module doc). The file is created or
+    /// appended to.
+    pub fn start_logged(
+        store: Store,
+        key: VoterKey,
+        round_keys: Arc<RoundKeys>,
+        cleanup: Option<mpsc::Sender<Cleanup>>,
+        durable_log: Option<&std::path::Path>,
+    ) -> Result<TallyHandle, TallyError> {
+        let durable_log = match durable_log {
+            Some(path) => {
+                Some(
+                    DurableLog::open(path).map_err(|source| TallyError::DurableLog {
+                        path: path.to_path_buf(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
         let mut task = Task {
+            durable_log,
+            events_received: 0,
             store,
             key,
             round_keys,
@@ -301,6 +389,9 @@ impl OpenRound {
 type Changes = Vec<(RoundId, Pseudonym, VoterState)>;
 
 struct Task {
+    /// The opt-in durability log, and how many vote events were received so far.
+    durable_log: Option<DurableLog>,
+    events_received: u64,
     store: Store,
     key: VoterKey,
     round_keys: Arc<RoundKeys>,
@@ -324,12 +415,25 @@ impl Task {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
             self.retrying = !self.unsaved.is_empty();
+            if batch.len() < MAX_BATCH && batch.iter().any(|m| matches!(m, Msg::Event(_))) {
+                // Let a stream of reactions gather: one flush per window, not per handful.
+                tokio::time::sleep(COMMIT_WINDOW).await;
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(msg) => batch.push(msg),
+                        Err(_) => break,
+                    }
+                }
+            }
             let mut changes = std::mem::take(&mut self.unsaved);
             let mut after_flush: Vec<oneshot::Sender<()>> = Vec::new();
             for msg in batch.drain(..) {
                 match msg {
                     Msg::Ready { bot_user_id } => self.bot_user_id = Some(bot_user_id),
-                    Msg::Event(event) => self.event(event, &mut changes),
+                    Msg::Event(event) => {
+                        self.events_received += 1;
+                        self.event(event, &mut changes)
+                    }
                     Msg::Posting { channel_id } => {
                         self.posting.entry(channel_id).or_default();
                     }
@@ -369,10 +473,12 @@ impl Task {
             }
             let waiting = self.retrying;
             match self.store.apply_votes(&changes).await {
-                Ok(()) if waiting => {
-                    tracing::info!("stored {} vote changes that had waited", changes.len())
+                Ok(()) => {
+                    if waiting {
+                        tracing::info!("stored {} vote changes that had waited", changes.len());
+                    }
+                    self.log_durable();
                 }
-                Ok(()) => {}
                 // Once: the retries with every batch fail the same way until it is fixed.
                 Err(err) if !waiting => {
                     tracing::error!(
@@ -388,6 +494,19 @@ impl Task {
             }
             for reply in after_flush {
                 let _ = reply.send(());
+            }
+        }
+    }
+
+    /// With a durability log (benchmarks): the events received so far are on disk, unless
+    /// some are held back (being reconciled or waiting for their round).
+    fn log_durable(&mut self) {
+        let nothing_held =
+            self.held.values().all(Vec::is_empty) && self.posting.values().all(Vec::is_empty);
+        if nothing_held {
+            let received = self.events_received;
+            if let Some(log) = self.durable_log.as_mut() {
+                log.durable(received);
             }
         }
     }

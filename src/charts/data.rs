@@ -2,7 +2,7 @@
 //! plain data out — tested without drawing anything).
 
 use super::{Cell, CompareChart, CompareGroup, Labels, SessionBar, SessionChart};
-use crate::domain::{Deck, Language, Round, Session, Wording};
+use crate::domain::{Deck, Language, Round, Session, Tally, Wording};
 use std::collections::{BTreeMap, HashMap};
 
 /// How a chart is worded and marked.
@@ -121,6 +121,14 @@ struct Row {
     wording: Option<Wording>,
 }
 
+/// The most sessions a whole-deck comparison shows (the latest ones); one statement alone
+/// shows them all.
+pub const MAX_DECK_SESSIONS: usize = 24;
+
+/// The most sessions a single-statement comparison shows one by one; with more, it shows one
+/// bar per municipality (its sessions added up).
+pub const MAX_STATEMENT_SESSIONS: usize = 100;
+
 /// Compare every session of a deck, statement by statement. `deck` is the deck as it is now
 /// (for order, texts and the reference wording); without it (the file is gone) the rounds
 /// themselves give order and text. `statement`: only that deck position, sessions sorted by
@@ -146,6 +154,17 @@ pub fn compare_chart(
     if sessions.is_empty() {
         return Err(CompareError::NoSessions(deck_id.to_string()));
     }
+    // The whole deck for hundreds of sessions would be tens of thousands of pixels tall:
+    // only the latest sessions, and the chart and the reply say so (one statement alone still
+    // shows every session).
+    let total_sessions = sessions.len();
+    let mut sessions = sessions;
+    if statement.is_none() && sessions.len() > MAX_DECK_SESSIONS {
+        sessions.sort_by_key(|(s, _)| std::cmp::Reverse((s.started_at, s.id)));
+        sessions.truncate(MAX_DECK_SESSIONS);
+        sessions.sort_by_key(|(s, _)| (s.started_at, s.id));
+    }
+    let left_out = total_sessions - sessions.len();
     let mut rows = statement_rows(deck, &sessions);
     if let Some(position) = statement {
         rows.retain(|row| row.position == Some(position));
@@ -186,6 +205,7 @@ pub fn compare_chart(
         .collect();
 
     let session_count = sessions.len();
+    let mut merged_sessions = None;
     let (title, mut subtitle) = if let Some(position) = statement {
         // One statement: only the sessions that answered it, highest % agree first.
         let group = &mut groups[0];
@@ -204,39 +224,89 @@ pub fn compare_chart(
             });
         }
         let not_asked = series.len() - order.len();
-        group.cells = order.iter().map(|i| group.cells[*i].clone()).collect();
-        series = order.iter().map(|i| series[*i].clone()).collect();
-        colours = order.clone();
-        let mut subtitle = vec![style.pick(
-            &format!(
-                "% eens per sessie, hoogste eerst · {} sessies · deck {deck_id}",
-                series.len()
-            ),
-            &format!(
-                "% agree per session, highest first · {} sessions · deck {deck_id}",
-                series.len()
-            ),
-        )];
+        let answered = order.len();
+        let mut subtitle = if answered > MAX_STATEMENT_SESSIONS {
+            // Hundreds of bars make a strip nobody reads: one bar per municipality, all its
+            // sessions added up (different wordings kept apart).
+            let merged = per_municipality(&sessions, &group.cells, &order);
+            merged_sessions = Some(answered);
+            series = merged
+                .iter()
+                .map(|m| match (style.language, m.sessions) {
+                    (Language::Nl, 1) => format!("{} · 1 sessie", m.name),
+                    (Language::Nl, n) => format!("{} · {n} sessies", m.name),
+                    (Language::En, 1) => format!("{} · 1 session", m.name),
+                    (Language::En, n) => format!("{} · {n} sessions", m.name),
+                })
+                .collect();
+            group.cells = merged
+                .iter()
+                .map(|m| Cell::Answered {
+                    tally: m.tally,
+                    other_wording: m.other_wording,
+                })
+                .collect();
+            colours = (0..series.len()).collect();
+            vec![style.pick(
+                &format!(
+                    "% eens per gemeente, alle sessies opgeteld, hoogste eerst · {answered} sessies in {} gemeenten · deck {deck_id}",
+                    merged.iter().map(|m| m.key.as_str()).collect::<std::collections::BTreeSet<_>>().len()
+                ),
+                &format!(
+                    "% agree per municipality, all sessions added up, highest first · {answered} sessions in {} municipalities · deck {deck_id}",
+                    merged.iter().map(|m| m.key.as_str()).collect::<std::collections::BTreeSet<_>>().len()
+                ),
+            )]
+        } else {
+            group.cells = order.iter().map(|i| group.cells[*i].clone()).collect();
+            series = order.iter().map(|i| series[*i].clone()).collect();
+            colours = order.clone();
+            vec![style.pick(
+                &format!(
+                    "% eens per sessie, hoogste eerst · {} sessies · deck {deck_id}",
+                    series.len()
+                ),
+                &format!(
+                    "% agree per session, highest first · {} sessions · deck {deck_id}",
+                    series.len()
+                ),
+            )]
+        };
         if not_asked > 0 {
             subtitle.push(style.pick(
                 &format!("{not_asked} sessie(s) stelden deze stelling niet"),
                 &format!("{not_asked} session(s) did not ask this statement"),
             ));
         }
-        (
+        let title = if merged_sessions.is_some() {
+            style.pick(
+                &format!("Stelling {position} per gemeente"),
+                &format!("Statement {position} per municipality"),
+            )
+        } else {
             style.pick(
                 &format!("Stelling {position} in alle gemeenten"),
                 &format!("Statement {position} across municipalities"),
-            ),
-            subtitle,
-        )
+            )
+        };
+        (title, subtitle)
     } else {
         (
-            style.pick("Vergelijking tussen gemeenten", "Comparison between municipalities"),
-            vec![style.pick(
-                &format!("% eens per stelling · {session_count} sessies · n = aantal stemmen op die stelling · deck {deck_id}"),
-                &format!("% agree per statement · {session_count} sessions · n = votes on that statement · deck {deck_id}"),
-            )],
+            style.pick(
+                "Vergelijking tussen gemeenten",
+                "Comparison between municipalities",
+            ),
+            vec![if left_out > 0 {
+                style.pick(
+                    &format!("% eens per stelling · de laatste {session_count} van {total_sessions} sessies · n = aantal stemmen op die stelling · deck {deck_id}"),
+                    &format!("% agree per statement · the latest {session_count} of {total_sessions} sessions · n = votes on that statement · deck {deck_id}"),
+                )
+            } else {
+                style.pick(
+                    &format!("% eens per stelling · {session_count} sessies · n = aantal stemmen op die stelling · deck {deck_id}"),
+                    &format!("% agree per statement · {session_count} sessions · n = votes on that statement · deck {deck_id}"),
+                )
+            }],
         )
     };
     subtitle.extend(style.simulated_mark());
@@ -255,15 +325,77 @@ pub fn compare_chart(
             "Other wording: that session was shown a different text of this statement than the deck has now.",
         )
     });
+    let mut labels = style.labels();
+    if merged_sessions.is_some() {
+        labels.pct_agree_axis = style.pick("% eens per gemeente", "% agree per municipality");
+    }
     Ok(CompareChart {
         title,
         subtitle: subtitle.join(" · "),
-        labels: style.labels(),
+        labels,
         series,
         colours,
         groups,
         footnote,
+        left_out,
+        merged_sessions,
     })
+}
+
+/// One municipality's sessions added up (for one statement and one wording).
+struct Merged {
+    key: String,
+    name: String,
+    other_wording: bool,
+    tally: Tally,
+    sessions: usize,
+}
+
+/// The answered cells (`order`: indices into `sessions` and `cells`) added up per municipality
+/// and wording, highest % agree first.
+fn per_municipality(
+    sessions: &[(&Session, Vec<&Round>)],
+    cells: &[Cell],
+    order: &[usize],
+) -> Vec<Merged> {
+    // One spelling per municipality: the first, as in the session names.
+    let mut spelling: HashMap<&str, &str> = HashMap::new();
+    for (session, _) in sessions {
+        spelling
+            .entry(session.municipality.key())
+            .or_insert(session.municipality.as_str());
+    }
+    let mut merged: Vec<Merged> = Vec::new();
+    for &i in order {
+        let Cell::Answered {
+            tally,
+            other_wording,
+        } = &cells[i]
+        else {
+            continue;
+        };
+        let municipality = &sessions[i].0.municipality;
+        let key = municipality.key();
+        match merged
+            .iter_mut()
+            .find(|m| m.key == key && m.other_wording == *other_wording)
+        {
+            Some(m) => {
+                m.tally = m.tally.plus(*tally);
+                m.sessions += 1;
+            }
+            None => merged.push(Merged {
+                key: key.to_string(),
+                name: spelling[key].to_string(),
+                other_wording: *other_wording,
+                tally: *tally,
+                sessions: 1,
+            }),
+        }
+    }
+    let pct = |m: &Merged| m.tally.pct_agree().unwrap_or(-1.0);
+    merged.sort_by(|a, b| pct(b).total_cmp(&pct(a)).then(a.name.cmp(&b.name)));
+    merged
 }
 
 /// The statements to compare: the deck's, in deck order, then any the rounds have that the
@@ -482,6 +614,77 @@ mod tests {
             tally: Tally::new(agree, disagree),
             other_wording,
         }
+    }
+
+    #[test]
+    fn a_whole_deck_comparison_shows_the_latest_sessions_and_says_so() {
+        let n = MAX_DECK_SESSIONS as u64 + 6;
+        // Created out of date order: the latest by start date are kept, in date order.
+        let sessions: Vec<(Session, Vec<Round>)> = (1..=n)
+            .map(|i| {
+                let day = ((i * 7) % n) as i64;
+                (
+                    session(i, &format!("Gemeente {day}"), day, None),
+                    vec![round(i, 1, None, (3, 1, 0), None)],
+                )
+            })
+            .collect();
+        let chart = compare_chart("vertrouwen", Some(&deck()), &sessions, None, &dutch()).unwrap();
+        assert_eq!(chart.series.len(), MAX_DECK_SESSIONS);
+        assert_eq!(chart.left_out, 6);
+        assert_eq!(chart.series[0], "Gemeente 6");
+        assert_eq!(chart.series.last().unwrap(), &format!("Gemeente {}", n - 1));
+        assert!(
+            chart.subtitle.contains("de laatste 24 van 30 sessies"),
+            "{}",
+            chart.subtitle
+        );
+        // One statement alone still covers every session.
+        let one = compare_chart("vertrouwen", Some(&deck()), &sessions, Some(1), &dutch()).unwrap();
+        assert_eq!((one.series.len(), one.left_out), (n as usize, 0));
+    }
+
+    #[test]
+    fn one_statement_in_very_many_sessions_is_added_up_per_municipality() {
+        let n = MAX_STATEMENT_SESSIONS as u64 + 20;
+        let sessions: Vec<(Session, Vec<Round>)> = (1..=n)
+            .map(|i| {
+                let (town, online, text) = match i % 3 {
+                    0 => ("Arnhem", (3, 1, 0), None),
+                    1 => ("Delft", (1, 3, 0), None),
+                    // Two of Ede's sessions answered another wording: kept apart.
+                    _ if i < 6 => ("Ede", (2, 0, 0), Some("Een oudere tekst")),
+                    _ => (" ede", (1, 1, 0), None),
+                };
+                (
+                    session(i, town, i as i64, None),
+                    vec![round(i, 1, text, online, None)],
+                )
+            })
+            .collect();
+        let chart =
+            compare_chart("vertrouwen", Some(&deck()), &sessions, Some(1), &dutch()).unwrap();
+        assert_eq!(chart.merged_sessions, Some(n as usize));
+        assert_eq!(
+            chart.series,
+            [
+                "Ede · 2 sessies",
+                "Arnhem · 40 sessies",
+                "Ede · 38 sessies",
+                "Delft · 40 sessies"
+            ]
+        );
+        assert_eq!(
+            chart.groups[0].cells,
+            [
+                answered(4, 0, true),
+                answered(120, 40, false),
+                answered(38, 38, false),
+                answered(40, 120, false),
+            ]
+        );
+        assert_eq!(chart.title, "Stelling 1 per gemeente");
+        assert_eq!(chart.labels.pct_agree_axis, "% eens per gemeente");
     }
 
     #[test]

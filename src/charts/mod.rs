@@ -138,6 +138,12 @@ pub struct CompareChart {
     pub colours: Vec<usize>,
     pub groups: Vec<CompareGroup>,
     pub footnote: Option<String>,
+    /// Sessions of the deck not shown: a whole-deck comparison shows only the latest
+    /// [`data::MAX_DECK_SESSIONS`].
+    pub left_out: usize,
+    /// `Some(sessions)`: the bars are municipalities, each with all its sessions added up (a
+    /// single statement answered in more than [`data::MAX_STATEMENT_SESSIONS`] sessions).
+    pub merged_sessions: Option<usize>,
 }
 
 /// One statement in a comparison.

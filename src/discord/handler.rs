@@ -15,8 +15,7 @@ use crate::workshop::{now, Which, Workshop, WorkshopError};
 use serenity::all::{
     CollectorCallback, CommandInteraction, Context, CreateAllowedMentions,
     CreateAutocompleteResponse, CreateInteractionResponse, CreateInteractionResponseMessage, Event,
-    EventHandler, GuildId, Interaction, Permissions, RawEventHandler, Reaction, ReactionType,
-    Ready,
+    EventHandler, GuildId, Interaction, Permissions, Reaction, ReactionType, Ready,
 };
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,7 +74,8 @@ impl Bot {
     }
 
     /// Forward reaction events to the vote task synchronously, in gateway order, before
-    /// serenity dispatches them to handlers (which run each in their own task, unordered).
+    /// serenity dispatches them to handlers (which run each in their own task, unordered);
+    /// and log gateway payloads serenity could not read.
     fn forward_reactions(&self, ctx: &Context) {
         let generation = self.forwarder.fetch_add(1, Ordering::SeqCst) + 1;
         let current = self.forwarder.clone();
@@ -102,6 +102,16 @@ impl Bot {
                             emoji: Some(emoji_name(&reaction.emoji)),
                         })
                     }
+                    // A payload serenity could not read becomes an unknown event and is
+                    // dropped without running any handler, which would silently lose votes or
+                    // commands. Only the event type: the payload may hold user ids. (Watched
+                    // here, where every event passes anyway, rather than in a raw event
+                    // handler, which would cost a copy of every event and a task.)
+                    Event::Unknown(unknown) => tracing::warn!(
+                        "gateway event {} {}; dropped",
+                        unknown.kind,
+                        super::DROPPED_EVENT
+                    ),
                     _ => {}
                 }
                 true
@@ -525,23 +535,6 @@ impl EventHandler for Bot {
             Interaction::Command(command) => self.command(command).await,
             Interaction::Autocomplete(command) => self.autocomplete(&ctx, command).await,
             _ => {}
-        }
-    }
-}
-
-/// Notices gateway payloads serenity could not read: it turns them into unknown events and
-/// drops them without running any handler, which would silently lose votes or commands.
-pub struct Watch;
-
-#[serenity::async_trait]
-impl RawEventHandler for Watch {
-    async fn raw_event(&self, _ctx: Context, event: Event) {
-        if let Event::Unknown(unknown) = event {
-            // Only the event type: the payload may hold user ids.
-            tracing::warn!(
-                "gateway event {} not understood by serenity; dropped",
-                unknown.kind
-            );
         }
     }
 }

@@ -80,13 +80,20 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let bot = handler::Bot::new(&settings);
     let mut client = ClientBuilder::new_with_http(http.build(), intents())
         .event_handler(bot.clone())
-        .raw_event_handler(handler::Watch)
         .await
         .context("cannot set up the Discord client")?;
     let http = client.http.clone();
 
     let (cleanup_tx, cleanup_rx) = mpsc::channel(1024);
-    let tally = TallyHandle::start(store.clone(), key, round_keys, Some(cleanup_tx))?;
+    // Opt-in, for benchmarks: when the first N reaction events were durable (see crate::tally).
+    let durable_log = std::env::var_os(crate::tally::DURABLE_LOG_ENV).map(PathBuf::from);
+    let tally = TallyHandle::start_logged(
+        store.clone(),
+        key,
+        round_keys,
+        Some(cleanup_tx),
+        durable_log.as_deref(),
+    )?;
     let chat = chat::SerenityChat::new(http.clone(), web);
     tokio::spawn(storage_notices(store.clone(), chat.clone()));
     let workshop = Workshop::new(

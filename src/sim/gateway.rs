@@ -80,6 +80,19 @@ async fn run(shared: Arc<Shared>, mut socket: WebSocket, params_ok: bool) {
                         break;
                     }
                 }
+                Some(Out::Batch { frames, stamps }) => {
+                    let mut ok = true;
+                    for (index, text) in frames {
+                        if socket.send(Message::Text(text)).await.is_err() {
+                            ok = false;
+                            break;
+                        }
+                        stamps.mark(index);
+                    }
+                    if !ok {
+                        break;
+                    }
+                }
                 Some(Out::Close(code, reason)) => {
                     let _ = socket
                         .send(Message::Close(Some(CloseFrame { code, reason: reason.into() })))

@@ -23,6 +23,9 @@
 //! - `origin.rs`: interactions from a member of another guild or from a DM ([`Origin`]).
 //! - `payloads.rs`: the JSON objects on the wire (user, member, guild, message, interaction).
 //! - `faults.rs`: injected REST failures (429, 500, 502) and message deletion.
+//! - `bulk.rs`: load-test traffic — many reaction changes or interactions queued at once,
+//!   each stamped when it actually left the server ([`Sim::react_bulk`],
+//!   [`Sim::commands_bulk`]).
 //!
 //! Typical use (a serenity client in-process; the demo runs the real bot binary instead):
 //!
@@ -51,6 +54,7 @@
 //! message intent), voice, threads. DMs and other guilds exist only as the origin of an
 //! interaction ([`Origin`], `origin.rs`).
 
+mod bulk;
 mod commands;
 mod faults;
 mod gateway;
@@ -77,6 +81,8 @@ pub use origin::Origin;
 pub fn pings_of(content: &str, allowed_mentions: Option<&Value>) -> Vec<String> {
     messages::pings(content, allowed_mentions)
 }
+
+pub use bulk::{BulkCommand, BulkReaction, BulkSend};
 use state::{random_hex, snowflake_ms, ChannelRec, InteractionRec, Out, RoleRec, State, UserRec};
 
 /// Discord permission bits used by the simulator (same values as serenity's `Permissions`).
@@ -589,57 +595,9 @@ impl Sim {
         // An autocomplete (type 4) says which option is being typed; a command is type 2.
         let kind = if focused.is_some() { 4 } else { 2 };
         let mut st = self.lock();
-        sync_user(&mut st, user);
-        let channel = st
-            .channel(channel_id)
-            .cloned()
-            .ok_or_else(|| anyhow!("unknown channel {channel_id}"))?;
-        if !st.is_connected() {
-            bail!("/{command}: no bot is connected to the gateway");
-        }
-        let inv = commands::invocation(&st, command, options, focused)?;
-        let urec = st.users[&user.id].clone();
-        if st.config.enforce_command_permissions && origin == Origin::Guild {
-            if let Some(required) = inv.default_member_permissions {
-                let have = st.member_permissions(&urec);
-                let ok = if required == 0 {
-                    have & perms::ADMINISTRATOR != 0
-                } else {
-                    have & required == required
-                };
-                if !ok {
-                    bail!(
-                        "/{command}: {} lacks the command's default_member_permissions {required} \
-                         (Discord would not offer the command to them)",
-                        user.name
-                    );
-                }
-            }
-        }
-        let id = st.next_id();
-        let token = interaction_token(id);
-        let payload = payloads::interaction(&st, id, &token, kind, &channel, &urec, inv.data);
-        let payload = origin.apply(payload, &st, &channel, &urec);
-        st.interactions.insert(
-            id,
-            InteractionRec {
-                id,
-                token: token.clone(),
-                kind,
-                channel_id,
-                user_id: user.id,
-                command_name: inv.name,
-                dispatched_at: Instant::now(),
-                response: None,
-                expired: false,
-                original_message_id: None,
-                loading: false,
-                answered: false,
-                followups: Vec::new(),
-                errors: Vec::new(),
-            },
-        );
-        st.interaction_tokens.insert(token, id);
+        let (id, payload) = prepare_interaction(
+            &mut st, origin, kind, channel_id, user, command, options, focused,
+        )?;
         if !st.dispatch("INTERACTION_CREATE", payload, None) {
             bail!("/{command}: could not dispatch INTERACTION_CREATE");
         }
@@ -733,6 +691,16 @@ impl Sim {
         defer_timeout: Duration,
     ) -> anyhow::Result<Reply> {
         let id = self.start_interaction(origin, channel_id, user, command, &options, None)?;
+        self.final_answer(id, command, defer_timeout).await
+    }
+
+    /// The final answer of command interaction `id` (see [`Sim::command`]).
+    async fn final_answer(
+        &self,
+        id: u64,
+        command: &str,
+        defer_timeout: Duration,
+    ) -> anyhow::Result<Reply> {
         let response = self.wait_callback(id, command).await?;
         let deferred = match response {
             state::Response::Message => false,
@@ -935,6 +903,73 @@ impl Sim {
     pub async fn serve_forever(&self) {
         std::future::pending::<()>().await;
     }
+}
+
+/// Check and record a new interaction of `user` in `channel_id` (kind 2 = command,
+/// 4 = autocomplete); returns its id and the INTERACTION_CREATE payload, not yet dispatched.
+#[allow(clippy::too_many_arguments)]
+fn prepare_interaction(
+    st: &mut State,
+    origin: Origin,
+    kind: u64,
+    channel_id: u64,
+    user: &SimUser,
+    command: &str,
+    options: &Value,
+    focused: Option<&str>,
+) -> anyhow::Result<(u64, Value)> {
+    sync_user(st, user);
+    let channel = st
+        .channel(channel_id)
+        .cloned()
+        .ok_or_else(|| anyhow!("unknown channel {channel_id}"))?;
+    if !st.is_connected() {
+        bail!("/{command}: no bot is connected to the gateway");
+    }
+    let inv = commands::invocation(st, command, options, focused)?;
+    let urec = st.users[&user.id].clone();
+    if st.config.enforce_command_permissions && origin == Origin::Guild {
+        if let Some(required) = inv.default_member_permissions {
+            let have = st.member_permissions(&urec);
+            let ok = if required == 0 {
+                have & perms::ADMINISTRATOR != 0
+            } else {
+                have & required == required
+            };
+            if !ok {
+                bail!(
+                    "/{command}: {} lacks the command's default_member_permissions {required} \
+                     (Discord would not offer the command to them)",
+                    user.name
+                );
+            }
+        }
+    }
+    let id = st.next_id();
+    let token = interaction_token(id);
+    let payload = payloads::interaction(st, id, &token, kind, &channel, &urec, inv.data);
+    let payload = origin.apply(payload, st, &channel, &urec);
+    st.interactions.insert(
+        id,
+        InteractionRec {
+            id,
+            token: token.clone(),
+            kind,
+            channel_id,
+            user_id: user.id,
+            command_name: inv.name,
+            dispatched_at: Instant::now(),
+            response: None,
+            expired: false,
+            original_message_id: None,
+            loading: false,
+            answered: false,
+            followups: Vec::new(),
+            errors: Vec::new(),
+        },
+    );
+    st.interaction_tokens.insert(token, id);
+    Ok((id, payload))
 }
 
 /// Create or update the state's record of a test user.

@@ -257,6 +257,12 @@ pub(crate) struct InteractionRec {
 #[derive(Debug)]
 pub(crate) enum Out {
     Text(String),
+    /// Dispatch frames queued in bulk (see `bulk.rs`): `(index, frame)`; each index is
+    /// stamped in `stamps` once its frame was written to the socket.
+    Batch {
+        frames: Vec<(usize, String)>,
+        stamps: std::sync::Arc<super::bulk::Stamps>,
+    },
     Close(u16, String),
     Abort,
 }
@@ -458,6 +464,57 @@ impl State {
         self.messages.insert(id, msg);
     }
 
+    /// Add (`added`) or remove `user_id`'s reaction in the state only, without any dispatch.
+    /// Returns the message's author when something changed, `None` when it was a no-op
+    /// (adding a reaction the user has, removing one they do not have).
+    pub(crate) fn change_reaction(
+        &mut self,
+        channel_id: u64,
+        message_id: u64,
+        emoji: &str,
+        user_id: u64,
+        added: bool,
+    ) -> Result<Option<u64>, ReactError> {
+        let limit = self.config.max_reactions_per_message;
+        let msg = self
+            .messages
+            .get_mut(&message_id)
+            .filter(|m| m.channel_id == channel_id && !m.deleted && !m.ephemeral())
+            .ok_or(ReactError::UnknownMessage)?;
+        let author = msg.author_id;
+        let pos = msg.reactions.iter().position(|(e, _)| e == emoji);
+        if added {
+            match pos {
+                Some(pos) => {
+                    let users = &mut msg.reactions[pos].1;
+                    if users.contains(&user_id) {
+                        return Ok(None);
+                    }
+                    users.push(user_id);
+                }
+                None => {
+                    if msg.reactions.len() >= limit {
+                        return Err(ReactError::MaxReactions);
+                    }
+                    msg.reactions.push((emoji.to_string(), vec![user_id]));
+                }
+            }
+        } else {
+            let Some(pos) = pos else {
+                return Ok(None);
+            };
+            let users = &mut msg.reactions[pos].1;
+            let Some(upos) = users.iter().position(|u| *u == user_id) else {
+                return Ok(None);
+            };
+            users.remove(upos);
+            if users.is_empty() {
+                msg.reactions.remove(pos);
+            }
+        }
+        Ok(Some(author))
+    }
+
     /// Add `user_id`'s reaction; dispatches MESSAGE_REACTION_ADD when something changed.
     pub(crate) fn add_reaction(
         &mut self,
@@ -466,27 +523,10 @@ impl State {
         emoji: &str,
         user_id: u64,
     ) -> Result<bool, ReactError> {
-        let limit = self.config.max_reactions_per_message;
-        let msg = self
-            .messages
-            .get_mut(&message_id)
-            .filter(|m| m.channel_id == channel_id && !m.deleted && !m.ephemeral())
-            .ok_or(ReactError::UnknownMessage)?;
-        let author = msg.author_id;
-        match msg.reactions.iter_mut().find(|(e, _)| e == emoji) {
-            Some((_, users)) => {
-                if users.contains(&user_id) {
-                    return Ok(false);
-                }
-                users.push(user_id);
-            }
-            None => {
-                if msg.reactions.len() >= limit {
-                    return Err(ReactError::MaxReactions);
-                }
-                msg.reactions.push((emoji.to_string(), vec![user_id]));
-            }
-        }
+        let Some(author) = self.change_reaction(channel_id, message_id, emoji, user_id, true)?
+        else {
+            return Ok(false);
+        };
         let member = self
             .users
             .get(&user_id)
@@ -521,21 +561,11 @@ impl State {
         emoji: &str,
         user_id: u64,
     ) -> Result<bool, ReactError> {
-        let msg = self
-            .messages
-            .get_mut(&message_id)
-            .filter(|m| m.channel_id == channel_id && !m.deleted && !m.ephemeral())
-            .ok_or(ReactError::UnknownMessage)?;
-        let Some(pos) = msg.reactions.iter().position(|(e, _)| e == emoji) else {
+        if self
+            .change_reaction(channel_id, message_id, emoji, user_id, false)?
+            .is_none()
+        {
             return Ok(false);
-        };
-        let users = &mut msg.reactions[pos].1;
-        let Some(upos) = users.iter().position(|u| *u == user_id) else {
-            return Ok(false);
-        };
-        users.remove(upos);
-        if users.is_empty() {
-            msg.reactions.remove(pos);
         }
         let d = json!({
             "user_id": user_id.to_string(),

@@ -181,6 +181,8 @@ fn compare(series: usize, statements: usize) -> CompareChart {
             })
             .collect(),
         footnote: None,
+        left_out: 0,
+        merged_sessions: None,
     }
 }
 

@@ -11,6 +11,7 @@ mod discord_errors;
 mod fuzz;
 mod gateway_faults;
 mod harness;
+mod load;
 mod mentions;
 mod privacy;
 mod sim;
