@@ -13,6 +13,7 @@
 //! ```
 
 use crate::domain::deck::{is_valid_id, Deck, Language, Statement, MAX_STATEMENT_CHARS};
+use crate::domain::quoted;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ops::Range;
@@ -59,25 +60,6 @@ pub enum DecksError {
         path: PathBuf,
         source: std::io::Error,
     },
-}
-
-/// A value from the file as a problem quotes it: one line, at most 40 characters, no
-/// backticks (it is shown between backticks, in a Discord message too).
-fn shown(value: &str) -> String {
-    const MAX: usize = 40;
-    let mut out: String = value
-        .chars()
-        .take(MAX)
-        .map(|c| match c {
-            '`' => '\'',
-            c if c.is_control() => ' ',
-            c => c,
-        })
-        .collect();
-    if value.chars().count() > MAX {
-        out.push('…');
-    }
-    out
 }
 
 /// Load every `*.toml` file in `folder`, sorted by file name.
@@ -139,7 +121,7 @@ pub fn parse_deck(path: &Path, text: &str) -> Result<Deck, Vec<Problem>> {
     if !is_valid_id(&id) {
         check.problem(
             None,
-            format!("the file name gives the deck id `{}`; a deck id may only have lowercase letters, digits and '-'", shown(&id)),
+            format!("the file name gives the deck id `{}`; a deck id may only have lowercase letters, digits and '-'", quoted(&id)),
         );
     }
     let document = match ImDocument::parse(text) {
@@ -164,7 +146,10 @@ pub fn parse_deck(path: &Path, text: &str) -> Result<Deck, Vec<Problem>> {
         Some((code, span)) => Language::parse(&code).unwrap_or_else(|| {
             check.problem(
                 span,
-                format!("unknown language `{}` (use \"nl\" or \"en\")", shown(&code)),
+                format!(
+                    "unknown language `{}` (use \"nl\" or \"en\")",
+                    quoted(&code)
+                ),
             );
             Language::default()
         }),
@@ -230,7 +215,7 @@ impl Checker<'_> {
                     span,
                     format!(
                         "unknown key `{}` {place} (allowed: {})",
-                        shown(key),
+                        quoted(key),
                         allowed.join(", ")
                     ),
                 );
@@ -302,7 +287,7 @@ impl Checker<'_> {
                     id_span.clone(),
                     format!(
                         "statement id `{}` may only have lowercase letters, digits and '-'",
-                        shown(id)
+                        quoted(id)
                     ),
                 );
             } else if let Some(first) = seen.get(id) {

@@ -4,7 +4,7 @@
 //! messages are in the deck's language, since participants read them.
 
 use crate::domain::session::{PostError, RoundResult, Tally};
-use crate::domain::{Language, OnlineCount, Round, Session};
+use crate::domain::{quoted, Language, OnlineCount, Round, Session};
 use crate::workshop::{ChatFailure, Closed, Ended, Posted, WorkshopError};
 use std::fmt::Write;
 
@@ -19,25 +19,6 @@ pub fn fit(text: String) -> String {
     let cut: String = text.chars().take(MAX_CONTENT - 2).collect();
     let end = cut.rfind('\n').filter(|i| *i > 0).unwrap_or(cut.len());
     format!("{}\n…", &cut[..end])
-}
-
-/// What someone typed, quoted back between backticks: one line, at most 40 characters (a
-/// deck option may be 6,000 characters long), no backticks of its own.
-fn quoted(typed: &str) -> String {
-    const MAX: usize = 40;
-    let mut out: String = typed
-        .chars()
-        .take(MAX)
-        .map(|c| match c {
-            '`' => '\'',
-            c if c.is_control() => ' ',
-            c => c,
-        })
-        .collect();
-    if typed.chars().count() > MAX {
-        out.push('…');
-    }
-    out
 }
 
 /// The language of a reply, from the interaction's locale ("en-US", "en-GB" → English).

@@ -382,3 +382,18 @@ pub fn last_statement(h: &Harness) -> stemkaart::sim::SimMessage {
         .find(|m| m.author_id == h.sim.bot_user_id() && m.content.contains("/3**"))
         .expect("a statement message")
 }
+
+/// Every file under `dir` with its bytes, sorted by path.
+pub fn files(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}

@@ -6,26 +6,11 @@
 //!
 //! `cargo test --test it privacy -- --nocapture` prints the figures RELIABILITY.md shows.
 
-use crate::harness::{last_statement, Harness};
+use crate::harness::{files, last_statement, Harness};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use stemkaart::voter_key::VoterKey;
-
-/// Every file under `dir`, with its bytes.
-fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files(&path));
-        } else {
-            out.push((path.clone(), std::fs::read(&path).unwrap()));
-        }
-    }
-    out.sort();
-    out
-}
 
 fn base64(bytes: &[u8], url: bool) -> String {
     let alphabet: &[u8] = if url {
