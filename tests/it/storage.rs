@@ -7,6 +7,7 @@ use crate::harness::{last_statement, limited, Crowd, Harness};
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use stemkaart::sim::SimUser;
 
 /// What the bot says in the channel when storing fails.
@@ -158,7 +159,33 @@ async fn a_full_disk_or_read_only_folder_at_start_up_is_a_clear_error() {
     mode(h.dir.path(), 0o755);
     mode(&h.dir.path().join("data"), 0o755);
     mode(&db, 0o555);
-    let mut command = h.bot_command();
+    // `nobody` must reach the binary and the decks wherever the repository was cloned (a home
+    // folder may be private), so it runs copies of them from the test's folder.
+    let template = h.bot_command();
+    let bin = h.dir.path().join("stemkaart-copy");
+    std::fs::copy(template.get_program(), &bin).unwrap();
+    mode(&bin, 0o755);
+    let decks = h.dir.path().join("statements-copy");
+    std::fs::create_dir(&decks).unwrap();
+    for deck in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("statements")).unwrap()
+    {
+        let deck = deck.unwrap().path();
+        let copy = decks.join(deck.file_name().unwrap());
+        std::fs::copy(&deck, &copy).unwrap();
+        mode(&copy, 0o644);
+    }
+    mode(&decks, 0o755);
+    let mut command = Command::new(&bin);
+    command
+        .args(template.get_args())
+        .current_dir(h.dir.path())
+        .env_clear();
+    for (key, value) in template.get_envs() {
+        if let Some(value) = value {
+            command.env(key, value);
+        }
+    }
+    command.env("STEMKAART_STATEMENTS", &decks);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         use std::os::unix::process::CommandExt;
