@@ -238,20 +238,38 @@ fn write_charts(
     };
     // Missing or broken deck files do not stop the charts: rounds carry their own texts.
     let decks = crate::decks::load_folder(&paths.statements).unwrap_or_default();
-    let written = crate::reports::write_charts(
+    let charts = crate::reports::write_charts(
         &store,
         &decks,
         deck,
         out,
         &crate::reports::Mark::plain(lang),
     )?;
-    if written.is_empty() {
+    if charts.written.is_empty() && charts.failed.is_empty() {
         println!("No session has a closed statement yet: nothing to draw.");
     }
-    for file in &written {
+    for file in &charts.written {
         println!("wrote {file}");
     }
-    Ok(ExitCode::SUCCESS)
+    for failure in &charts.failed {
+        let mut text = failure.to_string();
+        let mut source = std::error::Error::source(failure);
+        while let Some(cause) = source {
+            text.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        eprintln!("error: {text}");
+    }
+    if charts.failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "{} of {} charts could not be drawn; the others were written",
+            charts.failed.len(),
+            charts.failed.len() + charts.written.len()
+        );
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 /// Exit code for a missing or wrong setting.

@@ -82,15 +82,41 @@ pub enum ReportError {
     UnknownDeck(String),
 }
 
+/// What [`write_charts`] did: the files written, and the charts that could not be drawn (one
+/// chart that cannot be drawn does not keep the others from being written).
+#[derive(Debug, Default)]
+pub struct Charts {
+    pub written: Vec<Written>,
+    pub failed: Vec<ReportError>,
+}
+
+impl Charts {
+    /// Render with `render`; a chart that cannot be drawn is noted, the others go on.
+    fn add(
+        &mut self,
+        out: &Path,
+        name: &str,
+        what: String,
+        render: impl FnOnce() -> Result<Vec<u8>, ChartError>,
+    ) -> Result<(), ReportError> {
+        match render() {
+            Ok(png) => self.written.push(write(out, name, &png, what)?),
+            Err(source) => self.failed.push(ReportError::Chart { what, source }),
+        }
+        Ok(())
+    }
+}
+
 /// The charts of every session with a closed statement, and the comparisons of every deck
-/// (or only of `deck`): the whole deck, and each statement alone.
+/// (or only of `deck`): the whole deck, and each statement alone. Fails only when nothing can
+/// be read or a file cannot be written.
 pub fn write_charts(
     store: &Store,
     decks: &DeckSet,
     deck: Option<&str>,
     out: &Path,
     mark: &Mark,
-) -> Result<Vec<Written>, ReportError> {
+) -> Result<Charts, ReportError> {
     let sessions = store.sessions_with_rounds()?;
     let deck_ids: BTreeSet<&str> = sessions.iter().map(|(s, _)| s.deck_id.as_str()).collect();
     if let Some(wanted) = deck {
@@ -98,7 +124,7 @@ pub fn write_charts(
             return Err(ReportError::UnknownDeck(wanted.to_string()));
         }
     }
-    let mut written = Vec::new();
+    let mut done = Charts::default();
     let mut names = HashSet::new();
     for (session, rounds) in &sessions {
         if deck.is_some_and(|d| d != session.deck_id) {
@@ -108,16 +134,12 @@ pub fn write_charts(
             continue;
         };
         let what = format!("result of {}", session.municipality);
-        let png = charts::render_session(&chart).map_err(|source| ReportError::Chart {
-            what: what.clone(),
-            source,
-        })?;
         let mut name = session_file_name(session, mark.prefix, mark.dated);
         if !names.insert(name.clone()) {
             name = name.replace(".png", &format!("-{}.png", session.id.0));
             names.insert(name.clone());
         }
-        written.push(write(out, &name, &png, what)?);
+        done.add(out, &name, what, || charts::render_session(&chart))?;
     }
     for deck_id in deck_ids {
         if deck.is_some_and(|d| d != deck_id) {
@@ -130,12 +152,10 @@ pub fn write_charts(
             Err(other) => unreachable!("a whole-deck comparison has no statement filter: {other}"),
         };
         let what = format!("comparison of deck {deck_id}");
-        let png = charts::render_compare(&whole).map_err(|source| ReportError::Chart {
-            what: what.clone(),
-            source,
-        })?;
         let base = format!("{}vergelijking-{}", mark.prefix, slug(deck_id));
-        written.push(write(out, &format!("{base}.png"), &png, what)?);
+        done.add(out, &format!("{base}.png"), what, || {
+            charts::render_compare(&whole)
+        })?;
         for position in whole.groups.iter().filter_map(|g| g.position) {
             let Ok(chart) =
                 data::compare_chart(deck_id, current, &sessions, Some(position), &mark.style)
@@ -143,19 +163,15 @@ pub fn write_charts(
                 continue;
             };
             let what = format!("statement {position} of deck {deck_id} across sessions");
-            let png = charts::render_compare(&chart).map_err(|source| ReportError::Chart {
-                what: what.clone(),
-                source,
-            })?;
-            written.push(write(
+            done.add(
                 out,
                 &format!("{base}-stelling-{position}.png"),
-                &png,
                 what,
-            )?);
+                || charts::render_compare(&chart),
+            )?;
         }
     }
-    Ok(written)
+    Ok(done)
 }
 
 /// The charts and the CSV export.
@@ -165,7 +181,13 @@ pub fn write_all(
     out: &Path,
     mark: &Mark,
 ) -> Result<Vec<Written>, ReportError> {
-    let mut written = write_charts(store, decks, None, out, mark)?;
+    let Charts {
+        mut written,
+        failed,
+    } = write_charts(store, decks, None, out, mark)?;
+    if let Some(first) = failed.into_iter().next() {
+        return Err(first);
+    }
     let csv = export::csv(&store.sessions_with_rounds()?);
     let rows = csv.lines().count() - 1;
     let name = format!("{}export.csv", mark.prefix);
@@ -227,4 +249,37 @@ pub async fn render_compare_png(chart: charts::CompareChart) -> Result<Vec<u8>, 
     tokio::task::spawn_blocking(move || charts::render_compare(&chart))
         .await
         .map_err(|err| ChartError::Draw(format!("the drawing task failed: {err}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chart_that_cannot_be_drawn_is_noted_and_the_others_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut charts = Charts::default();
+        charts
+            .add(dir.path(), "te-groot.png", "result of Ede".into(), || {
+                Err(ChartError::TooLarge { height: 60_407 })
+            })
+            .unwrap();
+        charts
+            .add(dir.path(), "arnhem.png", "result of Arnhem".into(), || {
+                Ok(b"png bytes".to_vec())
+            })
+            .unwrap();
+        assert_eq!(charts.written.len(), 1);
+        assert_eq!(charts.written[0].path, dir.path().join("arnhem.png"));
+        assert!(!dir.path().join("te-groot.png").exists());
+        let failed: Vec<String> = charts.failed.iter().map(|e| e.to_string()).collect();
+        assert_eq!(failed, ["cannot draw result of Ede"]);
+        assert!(matches!(
+            charts.failed[0],
+            ReportError::Chart {
+                source: ChartError::TooLarge { height: 60_407 },
+                ..
+            }
+        ));
+    }
 }
