@@ -388,6 +388,19 @@ impl OpenRound {
 
 type Changes = Vec<(RoundId, Pseudonym, VoterState)>;
 
+/// Only each voter's latest state, in the order of those: what waits for a write that failed
+/// must not grow with every reaction while the disk stays full.
+fn latest_only(changes: Changes) -> Changes {
+    let mut seen = std::collections::HashSet::new();
+    let mut latest: Changes = changes
+        .into_iter()
+        .rev()
+        .filter(|(round, voter, _)| seen.insert((*round, *voter)))
+        .collect();
+    latest.reverse();
+    latest
+}
+
 struct Task {
     /// The opt-in durability log, and how many vote events were received so far.
     durable_log: Option<DurableLog>,
@@ -485,11 +498,11 @@ impl Task {
                         "could not store {} vote changes, retrying with every batch: {err}",
                         changes.len()
                     );
-                    self.unsaved = changes;
+                    self.unsaved = latest_only(changes);
                 }
                 Err(err) => {
                     tracing::debug!("{} vote changes still not stored: {err}", changes.len());
-                    self.unsaved = changes;
+                    self.unsaved = latest_only(changes);
                 }
             }
             for reply in after_flush {
@@ -501,6 +514,9 @@ impl Task {
     /// With a durability log (benchmarks): the events received so far are on disk, unless
     /// some are held back (being reconciled or waiting for their round).
     fn log_durable(&mut self) {
+        if self.durable_log.is_none() {
+            return;
+        }
         let nothing_held =
             self.held.values().all(Vec::is_empty) && self.posting.values().all(Vec::is_empty);
         if nothing_held {

@@ -298,8 +298,8 @@ impl<C: Chat> Workshop<C> {
 
     /// Which position would be posted, or why not.
     pub fn check_post(&self, channel: u64, which: Which) -> Result<(Session, Deck, u32)> {
-        let session = self.open_session(channel)?;
         self.check_writable()?;
+        let session = self.open_session(channel)?;
         let deck = self.deck(&session.deck_id)?;
         let rounds = self.inner.store.rounds_of(session.id)?;
         let position = match which {
@@ -312,8 +312,8 @@ impl<C: Chat> Workshop<C> {
 
     /// The open round of the channel's session.
     pub fn check_close(&self, channel: u64) -> Result<(Session, Round)> {
-        let session = self.open_session(channel)?;
         self.check_writable()?;
+        let session = self.open_session(channel)?;
         let round = self
             .inner
             .store
@@ -328,6 +328,7 @@ impl<C: Chat> Workshop<C> {
     /// channel's open session, or else of its latest (so the cards can still be typed right
     /// after `/session end`).
     pub fn check_room(&self, channel: u64) -> Result<(Session, Round)> {
+        self.check_writable()?;
         let session = self
             .inner
             .store
@@ -337,13 +338,12 @@ impl<C: Chat> Workshop<C> {
         let round = session::room_target(&rounds)
             .cloned()
             .ok_or(WorkshopError::NoRoundYet)?;
-        self.check_writable()?;
         Ok((session, round))
     }
 
     pub fn check_end(&self, channel: u64) -> Result<Session> {
-        let session = self.open_session(channel)?;
         self.check_writable()?;
+        let session = self.open_session(channel)?;
         Ok(session)
     }
 
@@ -411,8 +411,16 @@ impl<C: Chat> Workshop<C> {
         );
         // Remembered before it is sent: if the bot stops before the round is recorded, the
         // next ready completes the post (the nonce gets the same message back, not a second).
+        // The same statement after a post that Discord may have made despite an error (5xx)
+        // is sent again with the same nonce.
+        let earlier = self.inner.store.pending_posts()?.into_iter().find(|p| {
+            p.channel_id == channel
+                && p.session_id == session.id
+                && p.position == position
+                && p.content == content
+        });
         let pending = PendingPost {
-            nonce: new_nonce(),
+            nonce: earlier.map_or_else(new_nonce, |p| p.nonce),
             content,
             session_id: session.id,
             statement_id: statement.id.clone(),
@@ -435,7 +443,14 @@ impl<C: Chat> Workshop<C> {
             Ok(id) => id,
             Err(error) => {
                 self.inner.tally.post_failed(channel);
-                let _ = self.inner.store.drop_post(channel);
+                // After a 5xx or no answer Discord may have posted it: the pending post keeps
+                // its nonce for the facilitator's next try (or the next ready). A refusal
+                // posted nothing.
+                if error.kind != ChatFailure::Unavailable {
+                    if let Err(err) = self.inner.store.drop_post(channel) {
+                        tracing::warn!("could not forget a statement post that failed: {err}");
+                    }
+                }
                 return Err(WorkshopError::PostFailed {
                     closed: closed.map(Box::new),
                     error,
@@ -501,6 +516,16 @@ impl<C: Chat> Workshop<C> {
         for pending in self.inner.store.pending_posts()? {
             let channel = pending.channel_id;
             let _guard = self.lock(channel).await;
+            // A command in this channel may have finished or given up the post meanwhile.
+            let still_pending = self
+                .inner
+                .store
+                .pending_posts()?
+                .iter()
+                .any(|p| p.channel_id == channel && p.nonce == pending.nonce);
+            if !still_pending {
+                continue;
+            }
             let session = self
                 .inner
                 .store
@@ -590,18 +615,21 @@ impl<C: Chat> Workshop<C> {
     /// the bot becomes ready (after [`Workshop::hold_open_rounds`] and the reaction forwarding).
     pub async fn reconcile_open_rounds(&self) -> Result<usize> {
         let rounds = self.inner.store.open_rounds()?;
+        let mut first_error = None;
         for round in &rounds {
             // The channel's lock keeps a facilitator's close from interleaving with this
             // reconciliation (each must apply its lists to the state as of its own hold).
             let _guard = self.lock(round.channel_id).await;
-            if !self
-                .inner
-                .store
-                .round(round.id)?
-                .is_some_and(|r| r.is_open())
-            {
+            match self.inner.store.round(round.id) {
+                Ok(Some(r)) if r.is_open() => {}
                 // Closed meanwhile: the close applied and released what was held.
-                continue;
+                Ok(_) => continue,
+                Err(err) => {
+                    // Never leave a round held: its live votes would wait until its close.
+                    self.inner.tally.resync(round.id, None);
+                    first_error.get_or_insert(err);
+                    continue;
+                }
             }
             // Queue the hold before reading the lists (again, when the ready hold is still on:
             // holds add up to one): reactions arriving meanwhile are replayed after the lists
@@ -611,7 +639,10 @@ impl<C: Chat> Workshop<C> {
             self.inner.tally.resync(round.id, lists);
         }
         self.inner.tally.barrier().await?;
-        Ok(rounds.len())
+        match first_error {
+            Some(err) => Err(err.into()),
+            None => Ok(rounds.len()),
+        }
     }
 
     fn open_round_of(&self, session: &Session) -> Result<Option<Round>> {

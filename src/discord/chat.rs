@@ -390,9 +390,13 @@ impl Chat for SerenityChat {
             .await
             .map_err(chat_error)?;
             let page = decode(&body).map_err(chat_error)?;
-            let page = page.as_array().cloned().unwrap_or_default();
+            // Anything but a list must not read as "nobody reacted": that would withdraw
+            // every vote at close.
+            let page = page.as_array().ok_or_else(|| {
+                ChatError::new(ChatFailure::Refused, "a reaction list that is not a list")
+            })?;
             let full = page.len() == usize::from(PAGE);
-            for user in &page {
+            for user in page {
                 let id = snowflake(&user["id"]).ok_or_else(|| {
                     ChatError::new(ChatFailure::Refused, "a reaction list without user ids")
                 })?;

@@ -173,7 +173,9 @@ impl Bot {
         let channel = command.channel_id.get();
         match self.workshop().store().current_or_latest_session(channel) {
             Ok(Some(session)) if session.guild_id != guild => Err(messages::other_server(lang)),
-            _ => Ok(guild),
+            Ok(_) => Ok(guild),
+            // Whose session it is cannot be read: refuse rather than let it through.
+            Err(err) => Err(messages::error(lang, &err.into())),
         }
     }
 

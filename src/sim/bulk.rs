@@ -67,7 +67,7 @@ impl Stamps {
         }
     }
 
-    /// Frame `index` was written to the socket now.
+    /// Frame `index` is being handed to the socket now.
     pub(crate) fn mark(&self, index: usize) {
         self.at[index].store(unix_nanos(), Ordering::Release);
         self.finish_one();
@@ -148,7 +148,10 @@ fn frame(st: &mut State, t: &str, d: &str) -> anyhow::Result<String> {
     session.seq += 1;
     let seq = session.seq;
     st.dispatched.push((seq, t.to_string()));
-    Ok(format!(r#"{{"op":0,"s":{seq},"t":"{t}","d":{d}}}"#))
+    let frame = format!(r#"{{"op":0,"s":{seq},"t":"{t}","d":{d}}}"#);
+    // Kept for a resume like every other dispatch (see `outage.rs`).
+    st.outage.sent(seq, t, &frame);
+    Ok(frame)
 }
 
 fn queue(st: &State, frames: Vec<(usize, String)>, stamps: &Arc<Stamps>) -> anyhow::Result<()> {

@@ -83,11 +83,14 @@ async fn run(shared: Arc<Shared>, mut socket: WebSocket, params_ok: bool) {
                 Some(Out::Batch { frames, stamps }) => {
                     let mut ok = true;
                     for (index, text) in frames {
+                        // Stamped as it is handed to the socket: the bot cannot have read it
+                        // before this moment (a stamp after `send` could come after the bot
+                        // already acted on the frame).
+                        stamps.mark(index);
                         if socket.send(Message::Text(text)).await.is_err() {
                             ok = false;
                             break;
                         }
-                        stamps.mark(index);
                     }
                     if !ok {
                         break;

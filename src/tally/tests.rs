@@ -527,3 +527,31 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn what_waits_for_a_failed_write_keeps_only_each_voters_latest_state() {
+    let (a, b) = (Pseudonym([1; 32]), Pseudonym([2; 32]));
+    let (r1, r2) = (RoundId(1), RoundId(2));
+    let agree = VoterState::default().added(Colour::Agree);
+    let both = agree.added(Colour::Disagree);
+    let none = both.removed(Colour::Disagree).removed(Colour::Agree);
+    let changes = vec![
+        (r1, a, agree),
+        (r1, b, agree),
+        (r1, a, both),
+        (r2, a, agree),
+        (r1, a, none),
+    ];
+    let latest: Vec<(RoundId, Pseudonym, u8)> = latest_only(changes)
+        .into_iter()
+        .map(|(r, v, s)| (r, v, s.to_byte()))
+        .collect();
+    assert_eq!(
+        latest,
+        [
+            (r1, b, agree.to_byte()),
+            (r2, a, agree.to_byte()),
+            (r1, a, none.to_byte())
+        ]
+    );
+}

@@ -284,3 +284,44 @@ async fn missing_permissions_are_named_and_votes_still_count() {
     );
     h.check_log();
 }
+
+/// Every attempt to post is carried out by Discord but answered with a 500: the facilitator is
+/// told to try again, and trying again takes the message Discord already has (same nonce)
+/// instead of posting a second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_that_discord_made_despite_every_error_is_not_posted_again() {
+    let h = Harness::start().await;
+    h.facilitate(
+        "session start",
+        json!({"municipality": "Zutphen", "deck": "vertrouwen"}),
+    )
+    .await;
+    h.sim
+        .fail_next("POST", POST_MESSAGE, 4, Fault::DoneButServerError);
+    let reply = h.facilitate("statement next", json!({})).await;
+    assert!(
+        reply.content.contains("niet bereikbaar"),
+        "{}",
+        reply.content
+    );
+    assert_eq!(h.sim.faults_left(), 0);
+    assert_eq!(statement_messages(&h), 1, "Discord made the post once");
+    let reply = h.facilitate("statement next", json!({})).await;
+    assert!(
+        reply
+            .content
+            .contains("Stelling 1/3 staat open voor stemmen"),
+        "{}",
+        reply.content
+    );
+    assert_eq!(
+        statement_messages(&h),
+        1,
+        "the statement was not posted twice"
+    );
+    let statement = last_statement(&h);
+    let mut crowd = Crowd::default();
+    vote(&mut crowd, &h, statement.id, &h.people(4)).await;
+    h.close_and_check(&crowd).await;
+    h.check_log();
+}

@@ -96,9 +96,10 @@ async fn a_refused_resume_identifies_again_and_reconciles() {
     crowd.add(&h, message, &people[4], "🟩").await;
     crowd.add(&h, message, &people[4], "🟥").await;
     assert!(!h.sim.is_connected(), "the outage lasted");
+    let readies = h.log_count(READY);
     h.sim.hold_reconnects(false);
 
-    h.wait_log(READY, 2).await;
+    h.wait_log(READY, readies + 1).await;
     let log = h.sim.gateway_log();
     assert_eq!(h.sim.resumes_accepted(), 0);
     assert!(count(&log, "RESUME refused (op 9)") >= 1, "{log:?}");
@@ -135,14 +136,15 @@ async fn unacknowledged_heartbeats_make_the_bot_reconnect_and_reconcile() {
     crowd.add(&h, message, &people[0], "🟩").await;
     crowd.add(&h, message, &people[1], "🟩").await;
 
+    // Keep the bot offline once it gives up on the silent connection (held before the
+    // silence starts, so a quick reconnect cannot slip through), then react.
+    h.sim.hold_reconnects(true);
     h.sim.ack_heartbeats(false);
     h.eventually("a heartbeat left unanswered", |sim| {
         sim.unacked_heartbeats() >= 1
     })
     .await;
     let silent = Instant::now();
-    // Keep the bot offline once it gave up on the silent connection, then react.
-    h.sim.hold_reconnects(true);
     h.sim.ack_heartbeats(true);
     h.eventually("the silent connection closed", |sim| {
         sim.gateway_log()

@@ -72,6 +72,7 @@ async fn a_bulk_stream_is_durable_when_the_log_says_so_and_survives_kill_9() {
     let stamps = sent.stamps();
     assert!(stamps.iter().all(|&s| s > 0));
 
+    let deadline = std::time::Instant::now() + crate::harness::WAIT;
     let lines = loop {
         let lines: Vec<(u64, usize)> = std::fs::read_to_string(&log)
             .unwrap_or_default()
@@ -87,6 +88,13 @@ async fn a_bulk_stream_is_durable_when_the_log_says_so_and_survives_kill_9() {
         {
             break lines;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every event durable within {:?}: {:?} (expected {})",
+            crate::harness::WAIT,
+            lines.last(),
+            before + events.len()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     // Counts only grow, and an event is never durable before it left the server.

@@ -158,6 +158,12 @@ async fn a_full_disk_or_read_only_folder_at_start_up_is_a_clear_error() {
     };
     mode(h.dir.path(), 0o755);
     mode(&h.dir.path().join("data"), 0o755);
+    // As root the bot runs as `nobody`, who then owns the data, so that only the folder's
+    // mode (not the files' owner) stands in its way.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        chown_all(&h.dir.path().join("data"), 65534);
+    }
     mode(&db, 0o555);
     // `nobody` must reach the binary and the decks wherever the repository was cloned (a home
     // folder may be private), so it runs copies of them from the test's folder.
@@ -212,4 +218,14 @@ async fn a_full_disk_or_read_only_folder_at_start_up_is_a_clear_error() {
     // Nothing was lost by the refused starts.
     h.spawn_bot().await;
     h.close_and_check(&crowd).await;
+}
+
+/// `chown -R uid:uid path`.
+fn chown_all(path: &Path, uid: u32) {
+    std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            chown_all(&entry.unwrap().path(), uid);
+        }
+    }
 }
