@@ -20,8 +20,9 @@
 //! 429 waits [`Patience::rate_limit_wait`]. 500/502/503/504 and a connection that failed back
 //! off exponentially. The bot gives up after [`Patience::attempts`] or when Discord asks for a
 //! longer wait than [`Patience::longest_wait`]: the caller then tells the facilitator. Calls
-//! that create something (posting a message) are not simply repeated after a 5xx — Discord
-//! may have done it anyway — see `chat::SerenityChat::post`. (Registering the commands at
+//! that create something are not repeated blindly after a 5xx — Discord may have done it
+//! anyway: statements are posted with a nonce and `enforce_nonce` (`SerenityChat::post_once`),
+//! other messages are looked up before they are posted again (`SerenityChat::post`). (Registering the commands at
 //! start-up and answering autocomplete still use serenity's methods, without retries.)
 
 use super::chat::{describe, redact_ids};

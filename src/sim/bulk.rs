@@ -1,5 +1,5 @@
 //! Load-test traffic: many reaction changes, or many slash commands, queued on the gateway at
-//! once, each stamped with the wall-clock time its frame was written to the bot's socket.
+//! once, each stamped with the wall-clock time its frame is handed to the bot's socket.
 //!
 //! [`Sim::react_bulk`] applies reaction changes to the state exactly like [`Sim::react`] and
 //! [`Sim::unreact`] (a change that changes nothing is not dispatched, as on Discord), but in

@@ -12,12 +12,13 @@
 //! - `state.rs`: the world (guild, users, channels, messages, reactions, commands,
 //!   interactions, gateway session) behind one mutex; snowflakes and timestamps.
 //! - `gateway.rs`: the websocket — HELLO/IDENTIFY/READY/GUILD_CREATE, heartbeats, RESUME
-//!   refused with op 9, dispatch queueing.
+//!   refused with op 9 unless `outage.rs` accepts it, dispatch queueing.
 //! - `outage.rs`: gateway faults on demand — RESUME accepted with the missed events replayed,
 //!   heartbeats left unacknowledged, reconnects and REST requests held — and a log of what
 //!   happened on the gateway.
 //! - `rest.rs`: the REST routes, auth, Discord-shaped errors, call recording.
-//! - `messages.rs`: message bodies (JSON or multipart), validation and edit semantics.
+//! - `messages.rs`: message bodies (JSON or multipart), validation and edit semantics,
+//!   Discord's `enforce_nonce`, and who a message would notify.
 //! - `commands.rs`: command registration validation and building interactions from the
 //!   registered definitions.
 //! - `origin.rs`: interactions from a member of another guild or from a DM ([`Origin`]).
