@@ -427,7 +427,7 @@ fn check_options(name: &str, options: Vec<Value>, counts: &Counts) -> Result<(),
         Ok(command) => command,
         Err(err) => {
             let what: Vec<String> = match &err {
-                commands::ParseError::Unknown(_) => vec!["`".into()],
+                commands::ParseError::Unknown(_) => vec!["unknown command".into()],
                 commands::ParseError::Missing(option)
                 | commands::ParseError::OutOfRange { name: option, .. } => {
                     vec![format!("`{option}`")]
