@@ -432,17 +432,9 @@ impl<C: Chat> Workshop<C> {
             opened_at: now,
         };
         self.inner.store.begin_post(&pending)?;
-        // Reactions may come before the round is recorded: the vote task keeps them.
-        self.inner.tally.posting(channel);
-        let message_id = match self
-            .inner
-            .chat
-            .post_once(channel, &pending.content, &pending.nonce)
-            .await
-        {
+        let message_id = match self.send_post(&pending).await {
             Ok(id) => id,
             Err(error) => {
-                self.inner.tally.post_failed(channel);
                 // After a 5xx or no answer Discord may have posted it: the pending post keeps
                 // its nonce for the facilitator's next try (or the next ready). A refusal
                 // posted nothing.
@@ -464,6 +456,22 @@ impl<C: Chat> Workshop<C> {
             closed,
             reactions_missing,
         })
+    }
+
+    /// Send a pending statement post (with its nonce). Reactions may come before the round is
+    /// recorded: the vote task keeps them until [`Workshop::record_post`] or a failure.
+    async fn send_post(&self, pending: &PendingPost) -> std::result::Result<u64, ChatError> {
+        let channel = pending.channel_id;
+        self.inner.tally.posting(channel);
+        let sent = self
+            .inner
+            .chat
+            .post_once(channel, &pending.content, &pending.nonce)
+            .await;
+        if sent.is_err() {
+            self.inner.tally.post_failed(channel);
+        }
+        sent
     }
 
     /// Record a posted statement as an open round and add 🟩 and 🟥 (best effort: the second
@@ -539,16 +547,9 @@ impl<C: Chat> Workshop<C> {
                 self.inner.store.drop_post(channel)?;
                 continue;
             }
-            self.inner.tally.posting(channel);
-            let message_id = match self
-                .inner
-                .chat
-                .post_once(channel, &pending.content, &pending.nonce)
-                .await
-            {
+            let message_id = match self.send_post(&pending).await {
                 Ok(id) => id,
                 Err(err) => {
-                    self.inner.tally.post_failed(channel);
                     tracing::warn!(
                         "could not complete the statement posted before the bot stopped: {err}"
                     );

@@ -51,11 +51,7 @@ fn statement_messages(h: &Harness) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_and_server_errors_are_retried_and_the_commands_succeed() {
     let h = Harness::start().await;
-    h.facilitate(
-        "session start",
-        json!({"municipality": "Zwolle", "deck": "vertrouwen"}),
-    )
-    .await;
+    h.start_session("Zwolle").await;
 
     // /statement next: the acknowledgement, the statement and both reactions fail first.
     h.sim
@@ -121,11 +117,7 @@ async fn rate_limits_and_server_errors_are_retried_and_the_commands_succeed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_posted_despite_a_lost_answer_is_not_posted_twice() {
     let h = Harness::start().await;
-    h.facilitate(
-        "session start",
-        json!({"municipality": "Deventer", "deck": "vertrouwen"}),
-    )
-    .await;
+    h.start_session("Deventer").await;
     h.sim
         .fail_next("POST", POST_MESSAGE, 1, Fault::DoneButServerError);
     let reply = h.facilitate("statement next", json!({})).await;
@@ -155,11 +147,7 @@ async fn a_statement_posted_despite_a_lost_answer_is_not_posted_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_discord_stays_unavailable_the_facilitator_is_told_and_no_vote_is_lost() {
     let h = Harness::start().await;
-    h.facilitate(
-        "session start",
-        json!({"municipality": "Kampen", "deck": "vertrouwen"}),
-    )
-    .await;
+    h.start_session("Kampen").await;
 
     // Posting fails on every attempt: nothing posted, the facilitator may simply try again.
     h.sim.fail_next("POST", POST_MESSAGE, 4, Fault::ServerError);
@@ -250,11 +238,7 @@ async fn missing_permissions_are_named_and_votes_still_count() {
         h.channel,
         perms::BOT_DEFAULT & !perms::ADD_REACTIONS & !perms::MANAGE_MESSAGES,
     );
-    h.facilitate(
-        "session start",
-        json!({"municipality": "Elburg", "deck": "vertrouwen"}),
-    )
-    .await;
+    h.start_session("Elburg").await;
     let reply = h.facilitate("statement next", json!({})).await;
     assert!(
         reply
@@ -291,11 +275,7 @@ async fn missing_permissions_are_named_and_votes_still_count() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_that_discord_made_despite_every_error_is_not_posted_again() {
     let h = Harness::start().await;
-    h.facilitate(
-        "session start",
-        json!({"municipality": "Zutphen", "deck": "vertrouwen"}),
-    )
-    .await;
+    h.start_session("Zutphen").await;
     h.sim
         .fail_next("POST", POST_MESSAGE, 4, Fault::DoneButServerError);
     let reply = h.facilitate("statement next", json!({})).await;

@@ -213,12 +213,17 @@ impl Harness {
 
     /// Start a session in `municipality` with the shipped deck and post its first statement;
     /// returns the statement message's id.
-    pub async fn first_statement(&self, municipality: &str) -> u64 {
+    /// `/session start` with the shipped deck in the harness's channel.
+    pub async fn start_session(&self, municipality: &str) -> Reply {
         self.facilitate(
             "session start",
             serde_json::json!({"municipality": municipality, "deck": "vertrouwen"}),
         )
-        .await;
+        .await
+    }
+
+    pub async fn first_statement(&self, municipality: &str) -> u64 {
+        self.start_session(municipality).await;
         self.facilitate("statement next", serde_json::json!({}))
             .await;
         last_statement(self).id
